@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { resolvePath, type RawTree } from './resolve.js';
+import { EvidenceError, type EntryType, type Source, type Stat } from './types.js';
+
+const { O_RDONLY, O_NOFOLLOW } = fs.constants;
+/** O_NOATIME keeps reads from touching the evidence's atimes; Node does not export it on all builds. */
+const O_NOATIME: number = (fs.constants as Record<string, number>).O_NOATIME ?? 0o1000000;
+
+function typeOf(st: fs.BigIntStats): EntryType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  return 'other';
+}
+
+function toStat(st: fs.BigIntStats, linkTarget?: string): Stat {
+  const rdev = Number(st.rdev);
+  return {
+    type: typeOf(st),
+    size: Number(st.size),
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtimeNs: st.mtimeNs,
+    atimeNs: st.atimeNs,
+    ctimeNs: st.ctimeNs,
+    nlink: Number(st.nlink),
+    inode: `${st.dev}:${st.ino}`,
+    // Linux new_encode_dev: major in bits 8-19, minor in bits 0-7 and 20-31.
+    rdevMajor: (rdev >>> 8) & 0xfff,
+    rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
+    linkTarget,
+  };
+}
+
+function errCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Shared state of every view onto one directory tree: the top and a cache of lstat answers. */
+class DirTree implements RawTree {
+  private readonly cache = new Map<string, Stat | null>();
+  private noatime = O_NOATIME;
+  constructor(readonly top: string) {}
+
+  abs(parts: string[]): string {
+    return parts.length === 0 ? this.top : this.top + '/' + parts.join('/');
+  }
+
+  rawLstat(parts: string[]): Stat | undefined {
+    const key = parts.join('/');
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    let st: Stat | undefined;
+    try {
+      const s = fs.lstatSync(this.abs(parts), { bigint: true });
+      st = toStat(s, s.isSymbolicLink() ? fs.readlinkSync(this.abs(parts), 'utf8') : undefined);
+    } catch (e) {
+      const code = errCode(e);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new EvidenceError('EIO', key, `lstat: ${code ?? String(e)}`);
+    }
+    // Only directories and absences are cached: they are what path walks ask about again and again.
+    if (!st || st.type === 'dir' || st.type === 'symlink') this.cache.set(key, st ?? null);
+    return st;
+  }
+
+  /** Opens read-only, never following a final symlink (resolvePath already did that, inside the view). */
+  open(parts: string[]): number {
+    const p = this.abs(parts);
+    try {
+      return fs.openSync(p, O_RDONLY | O_NOFOLLOW | this.noatime);
+    } catch (e) {
+      // O_NOATIME is refused (EPERM) for files we do not own when not privileged.
+      if (this.noatime !== 0 && errCode(e) === 'EPERM') {
+        this.noatime = 0;
+        return fs.openSync(p, O_RDONLY | O_NOFOLLOW);
+      }
+      throw e;
+    }
+  }
+}
+
+export class DirSource implements Source {
+  readonly kind = 'dir' as const;
+  private readonly tree: DirTree;
+  private readonly base: string[];
+  readonly label: string;
+  readonly location: string;
+
+  constructor(top: string, tree?: DirTree, base: string[] = []) {
+    this.tree = tree ?? new DirTree(fs.realpathSync(path.resolve(top)));
+    this.base = base;
+    this.location = this.tree.abs(base);
+    this.label = this.location;
+  }
+
+  private resolve(p: string, followLast: boolean) {
+    return resolvePath(this.tree, this.base, p, followLast);
+  }
+
+  lstat(p: string): Stat | undefined {
+    return this.resolve(p, false).st;
+  }
+
+  stat(p: string): Stat | undefined {
+    return this.resolve(p, true).st;
+  }
+
+  readdir(p: string): string[] | undefined {
+    const { parts, st } = this.resolve(p, true);
+    if (!st) return undefined;
+    if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
+    try {
+      return fs.readdirSync(this.tree.abs(parts)).sort();
+    } catch (e) {
+      throw new EvidenceError('EIO', p, `readdir: ${errCode(e) ?? String(e)}`);
+    }
+  }
+
+  readFile(p: string, limit: number): Buffer {
+    const { parts, st } = this.resolve(p, true);
+    if (!st) throw new EvidenceError('ENOENT', p);
+    if (st.type === 'dir') throw new EvidenceError('EISDIR', p);
+    if (st.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${st.type})`);
+    let fd: number;
+    try {
+      fd = this.tree.open(parts);
+    } catch (e) {
+      throw new EvidenceError(errCode(e) === 'ENOENT' ? 'ENOENT' : 'EIO', p, `open: ${errCode(e) ?? String(e)}`);
+    }
+    try {
+      // Read by chunks up to limit+1 rather than trusting st.size: a live file may grow.
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.size, 4096), limit + 1, 1 << 20) || 1);
+      for (;;) {
+        const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+        if (n === 0) break;
+        total += n;
+        if (total > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
+        chunks.push(Buffer.from(chunk.subarray(0, n)));
+      }
+      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  readlink(p: string): string | undefined {
+    const st = this.lstat(p);
+    return st?.type === 'symlink' ? st.linkTarget : undefined;
+  }
+
+  createReadStream(p: string): Readable {
+    const { parts, st } = this.resolve(p, true);
+    if (!st) throw new EvidenceError('ENOENT', p);
+    if (st.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${st.type})`);
+    const fd = this.tree.open(parts);
+    return fs.createReadStream('', { fd, autoClose: true, highWaterMark: 1 << 20 });
+  }
+
+  xattrs(_p: string): Map<string, Buffer> {
+    // Node has no xattr API; directory evidence gets xattrs once a reader for them lands.
+    return new Map();
+  }
+
+  sub(p: string): Source {
+    const { parts, st } = this.resolve(p, true);
+    if (!st) throw new EvidenceError('ENOENT', p);
+    if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
+    return new DirSource(this.tree.top, this.tree, parts);
+  }
+}
+
