@@ -1,0 +1,101 @@
+import type { ContainerNode, Model } from '../model/graph.js';
+import type { DriverDir } from '../store/overlay2.js';
+import type { PathMap } from './paths.js';
+
+export interface StackEntry {
+  role: 'upper' | 'init' | 'image';
+  /** Driver dir id. */
+  id: string;
+  diff: string;
+  link?: string;
+  present: boolean;
+  /** For image layers. */
+  chainID?: string;
+  diffID?: string;
+  /** Position in the image rootfs, base = 0. */
+  index?: number;
+}
+
+export interface MountReport {
+  driver: string;
+  stack: StackEntry[];
+  work?: string;
+  merged?: string;
+  mergedPresent: boolean;
+  /** The `lower` file of the RW dir, resolved through l/ (what Docker actually mounted). */
+  lowerFromDisk: { entry: string; id?: string; diff?: string }[];
+  /** Mismatches between the lower file and the chain the model expects. */
+  problems: string[];
+  dockerMount?: string;
+  readOnlyMount?: string;
+  volumes: { type: string; name: string; source: string; destination: string; rw: boolean; evidencePath?: string }[];
+}
+
+/**
+ * The layer stack of a container, top to bottom: RW layer, init layer, image layers; checked
+ * against the `lower` file Docker wrote, with the mount lines an analyst can run on a copy.
+ */
+export function mountReport(model: Model, c: ContainerNode, paths: PathMap): MountReport {
+  const driver = c.record.driver;
+  const store = model.stores.find((s) => s.driver === driver) ?? model.stores[0];
+  const home = store?.dirs.home ?? driver;
+  const diffOf = (id: string) => paths.abs(`${home}/${id}/diff`);
+  const stack: StackEntry[] = [];
+  const problems: string[] = [];
+  const entry = (role: StackEntry['role'], id: string | undefined, dir: DriverDir | undefined) => {
+    if (id) stack.push({ role, id, diff: diffOf(id), link: dir?.link, present: dir !== undefined });
+  };
+  entry('upper', c.mount?.mountID, c.rw);
+  entry('init', c.mount?.initID, c.init);
+  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
+  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
+  const n = imageChain.chain.length;
+  imageChain.chain.forEach((layer, i) => {
+    const id = layer.record?.cacheID;
+    if (!id) return;
+    stack.push({ role: 'image', id, diff: diffOf(id), link: layer.dir?.link, present: layer.dir !== undefined, chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
+  });
+  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
+
+  const lowerFromDisk = (c.rw?.lower ?? []).map((e) => {
+    const link = store?.dirs.shortLink(e.replace(/^l\//, ''));
+    return { entry: e, id: link?.id, diff: link?.id ? diffOf(link.id) : undefined };
+  });
+  const expected = stack.filter((s) => s.role !== 'upper').map((s) => s.id);
+  if (c.rw && c.rw.lower) {
+    const actual = lowerFromDisk.map((l) => l.id ?? `?${l.entry}`);
+    if (actual.join(':') !== expected.join(':'))
+      problems.push(`lower file lists ${actual.length} dirs that differ from the expected init + image chain (${expected.length})`);
+  }
+  const upper = stack.find((s) => s.role === 'upper');
+  const lowers = lowerFromDisk.length ? lowerFromDisk.map((l) => l.diff ?? paths.abs(`${home}/${l.entry}`)) : stack.filter((s) => s.role !== 'upper').map((s) => s.diff);
+  const work = c.mount?.mountID ? paths.abs(`${home}/${c.mount.mountID}/work`) : undefined;
+  const merged = c.mount?.mountID ? paths.abs(`${home}/${c.mount.mountID}/merged`) : undefined;
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const dockerMount =
+    upper && work && merged && lowers.length
+      ? `mount -t overlay overlay -o ${q(`lowerdir=${lowers.join(':')},upperdir=${upper.diff},workdir=${work}`)} ${q(merged)}`
+      : undefined;
+  const readOnlyMount = upper
+    ? `mount -t overlay overlay -o ${q(`ro,lowerdir=${[upper.diff, ...lowers].join(':')}`)} ${q(`/mnt/${c.id.slice(0, 12)}`)}`
+    : undefined;
+  const volumes = c.record.mountPoints
+    .map((m) => {
+      let evidencePath: string | undefined;
+      if (m.Type === 'volume' && (m.Driver === 'local' || m.Driver === '') && m.Name && !m.Name.includes('/')) evidencePath = paths.abs(`volumes/${m.Name}/_data`);
+      return { type: m.Type, name: m.Name, source: m.Source, destination: m.Destination, rw: m.RW, evidencePath };
+    })
+    .sort((a, b) => a.destination.localeCompare(b.destination));
+  return {
+    driver,
+    stack,
+    work,
+    merged,
+    mergedPresent: c.rw?.hasMerged === true,
+    lowerFromDisk,
+    problems,
+    dockerMount,
+    readOnlyMount,
+    volumes,
+  };
+}

@@ -1,0 +1,40 @@
+import yargs, { type CommandModule } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import * as chain from './chain.js';
+import * as container from './container.js';
+import * as containers from './containers.js';
+import { EXIT } from './exit.js';
+import * as history from './history.js';
+import * as image from './image.js';
+import * as images from './images.js';
+import * as info from './info.js';
+
+const VERSION = '0.1.0';
+
+export async function main(args: string[]): Promise<void> {
+  const cmds = [info, images, image, history, chain, containers, container] as unknown as CommandModule[];
+  let y = yargs(args)
+    .scriptName('dockscope')
+    .usage('$0 <command> [options]\n\nRead-only forensic inspector for Docker data roots (a directory or a .tar/.tar.gz acquisition).')
+    .option('root', {
+      alias: 'r',
+      type: 'string',
+      default: process.env.DOCKSCOPE_ROOT ?? '/var/lib/docker',
+      describe: 'data root: a directory, an archive, or archive:inner/path',
+      global: true,
+    })
+    .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
+    .option('as-root', { type: 'string', describe: 'prefix for paths printed (default: where the evidence is, or the original data root)', global: true })
+    .option('color', { type: 'boolean', describe: 'colour (default: when stdout is a terminal and NO_COLOR is unset)', global: true })
+    .version(VERSION)
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err, yy) => {
+      if (err) throw err;
+      process.stderr.write(`${yy.help() && ''}dockscope: ${msg}\nRun dockscope --help for usage.\n`);
+      process.exit(EXIT.USAGE);
+    });
+  for (const c of cmds) y = y.command(c);
+  await y.parseAsync(hideBin(['node', 'dockscope', ...args]));
+}

@@ -1,0 +1,15 @@
+import { sha256Digest } from '../store/digest.js';
+
+/**
+ * ChainID(L1) = DiffID(L1); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), over the
+ * ASCII of both digest strings (image-spec identity.ChainIDs; FORMATS.md §1.3).
+ */
+export function chainIDs(diffIDs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIDs) out.push(out.length === 0 ? d : sha256Digest(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+export function chainIDOf(parentChainID: string | undefined, diffID: string): string {
+  return parentChainID === undefined ? diffID : sha256Digest(`${parentChainID} ${diffID}`);
+}

@@ -1,0 +1,249 @@
+import type { Source } from '../source/types.js';
+import { loadContainers, type ContainerRecord } from '../store/containers.js';
+import { loadDistribution, type Distribution } from '../store/distribution.js';
+import { Findings } from '../store/findings.js';
+import { loadImageDb, type ImageRecord } from '../store/imagedb.js';
+import type { ImageConfig } from '../store/imageconfig.js';
+import { loadLayerDb, type LayerDb, type LayerRecord, type MountRecord } from '../store/layerdb.js';
+import { Overlay2Dirs, type DriverDir, type ShortLink } from '../store/overlay2.js';
+import { readdirOptional } from '../store/read.js';
+import { loadRepositories, type RepoEntry } from '../store/repositories.js';
+import { chainIDs } from './chainid.js';
+import { familiarString, fullString, parseNormalizedNamed } from './reference.js';
+
+/** Docker refuses chains deeper than this when creating layers (layer_store.go maxLayerDepth). */
+export const MAX_LAYER_DEPTH = 125;
+/** Our own bound when following evidence-controlled parent pointers. */
+const WALK_LIMIT = 4096;
+
+/** A read-only layer as the store holds it, keyed by chainID. */
+export interface LayerNode {
+  chainID: string;
+  record?: LayerRecord;
+  /** Driver dir named by the record's cache-id. */
+  dir?: DriverDir;
+  /** `l/<link>` entry for the dir's link. */
+  shortLink?: ShortLink;
+  images: Set<string>;
+  containers: Set<string>;
+}
+
+/** One position in an image's rootfs. */
+export interface ImageLayer {
+  index: number;
+  diffID: string;
+  /** Recomputed from the diffIDs. */
+  chainID: string;
+  layer?: LayerNode;
+  /** layerdb `diff` equals this diffID. */
+  diffMatches: boolean;
+  /** layerdb `parent` equals the recomputed chainID below. */
+  parentMatches: boolean;
+}
+
+export interface ImageNode {
+  id: string;
+  record: ImageRecord;
+  config?: ImageConfig;
+  /** Familiar references, sorted like Docker (by fully-qualified string). */
+  repoTags: string[];
+  repoDigests: string[];
+  layers: ImageLayer[];
+  topChainID?: string;
+  /** Docker would restore it at start-up (config hash ok, top layer loadable). */
+  loadable: boolean;
+  dropReason?: string;
+  /** Sum of layer sizes along the top layer's parent chain, as Docker computes it. */
+  size: number;
+  children: string[];
+}
+
+export interface ContainerNode {
+  id: string;
+  record: ContainerRecord;
+  image?: ImageNode;
+  mount?: MountRecord;
+  rw?: DriverDir;
+  init?: DriverDir;
+  /** The image top layer the RW layer was created on (layerdb mounts/<id>/parent). */
+  parentLayer?: LayerNode;
+}
+
+export interface GraphStore {
+  /** e.g. 'overlay2'. */
+  driver: string;
+  /** 'image/overlay2'. */
+  imageRoot: string;
+  repositories: RepoEntry[];
+  layerdb: LayerDb;
+  distribution: Distribution;
+  dirs: Overlay2Dirs;
+}
+
+export class Model {
+  readonly findings = new Findings();
+  readonly images = new Map<string, ImageNode>();
+  readonly layers = new Map<string, LayerNode>();
+  readonly containers = new Map<string, ContainerNode>();
+  /** Image stores found (one per `image/<driver>/`). */
+  readonly stores: GraphStore[] = [];
+  /** Familiar lookup key ('ubuntu:latest', 'ubuntu@sha256:…') → image ID. */
+  readonly refIndex = new Map<string, string>();
+
+  constructor(readonly src: Source) {}
+
+  get store(): GraphStore | undefined {
+    return this.stores[0];
+  }
+
+  layer(chainID: string): LayerNode | undefined {
+    return this.layers.get(chainID);
+  }
+
+  /** Follows layerdb `parent` pointers from a chainID, top first, bounded and cycle-safe. */
+  parentChain(chainID: string): { chain: LayerNode[]; problem?: string } {
+    const chain: LayerNode[] = [];
+    const seen = new Set<string>();
+    let cur: string | undefined = chainID;
+    while (cur !== undefined) {
+      if (seen.has(cur)) return { chain, problem: `parent cycle at ${cur}` };
+      if (chain.length >= WALK_LIMIT) return { chain, problem: `parent chain deeper than ${WALK_LIMIT}` };
+      seen.add(cur);
+      const node = this.layers.get(cur);
+      if (!node?.record) return { chain, problem: `missing layer ${cur}` };
+      chain.push(node);
+      cur = node.record.parent;
+    }
+    return { chain };
+  }
+
+  /** Docker's loadLayer: the layer and every ancestor must parse; else it (and all above) vanish. */
+  loadError(chainID: string): string | undefined {
+    const { chain, problem } = this.parentChain(chainID);
+    if (problem) return problem;
+    for (const n of chain) if (n.record!.loadError) return `layer ${n.chainID}: ${n.record!.loadError}`;
+    return undefined;
+  }
+
+  /** roLayer.Size(): the sum of `size` down the parent chain. */
+  chainSize(chainID: string): number {
+    let total = 0;
+    for (const n of this.parentChain(chainID).chain) total += n.record!.size ?? 0;
+    return total;
+  }
+}
+
+function loadGraphStore(model: Model, driver: string): void {
+  const { src, findings: f } = model;
+  const imageRoot = `image/${driver}`;
+  const store: GraphStore = {
+    driver,
+    imageRoot,
+    repositories: loadRepositories(src, imageRoot, f),
+    layerdb: loadLayerDb(src, imageRoot, f),
+    distribution: loadDistribution(src, imageRoot, f),
+    dirs: new Overlay2Dirs(src, driver, f),
+  };
+  model.stores.push(store);
+
+  for (const [chainID, record] of store.layerdb.layers) {
+    const node: LayerNode = { chainID, record, images: new Set(), containers: new Set() };
+    if (record.cacheID) {
+      node.dir = store.dirs.dir(record.cacheID);
+      if (!node.dir) f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver}/ dir`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
+      else if (node.dir.link) node.shortLink = store.dirs.shortLink(node.dir.link);
+    }
+    model.layers.set(chainID, node);
+  }
+
+  const records = loadImageDb(src, imageRoot, f);
+  const refsById = new Map<string, { familiar: string; full: string; digest: boolean; tag: boolean }[]>();
+  for (const e of store.repositories) {
+    const r = parseNormalizedNamed(e.ref);
+    if (!r) {
+      f.add('warn', 'repositories.bad-ref', `reference ${JSON.stringify(e.ref)} does not parse; Docker skips it`, `${imageRoot}/repositories.json`);
+      continue;
+    }
+    const list = refsById.get(e.id) ?? [];
+    list.push({ familiar: familiarString(r), full: fullString(r), digest: r.digest !== undefined, tag: r.tag !== undefined });
+    refsById.set(e.id, list);
+    model.refIndex.set(familiarString(r), e.id);
+  }
+
+  for (const rec of records) {
+    const refs = (refsById.get(rec.id) ?? []).sort((a, b) => (a.full < b.full ? -1 : a.full > b.full ? 1 : 0));
+    const img: ImageNode = {
+      id: rec.id,
+      record: rec,
+      config: rec.config,
+      repoTags: refs.filter((r) => r.tag && !r.digest).map((r) => r.familiar),
+      repoDigests: refs.filter((r) => r.digest).map((r) => r.familiar),
+      layers: [],
+      loadable: true,
+      size: 0,
+      children: [],
+    };
+    const diffIDs = rec.config?.diffIDs ?? [];
+    const chain = chainIDs(diffIDs);
+    img.layers = diffIDs.map((diffID, index) => {
+      const layer = model.layers.get(chain[index]!);
+      layer?.images.add(rec.id);
+      const rd = layer?.record;
+      return {
+        index,
+        diffID,
+        chainID: chain[index]!,
+        layer,
+        diffMatches: rd?.diffID === diffID,
+        parentMatches: rd ? rd.parent === (index === 0 ? undefined : chain[index - 1]) : false,
+      };
+    });
+    img.topChainID = chain[chain.length - 1];
+    if (!rec.config) img.dropReason = 'config does not parse';
+    else if (rec.computedId !== rec.id) img.dropReason = 'config bytes do not hash to the image ID';
+    else if (img.topChainID) img.dropReason = model.loadError(img.topChainID);
+    img.loadable = img.dropReason === undefined;
+    if (img.loadable && img.topChainID) img.size = model.chainSize(img.topChainID);
+    if (!img.loadable) f.add('warn', 'image.not-restorable', `Docker would not restore image ${rec.id}: ${img.dropReason}`, `${imageRoot}/imagedb/content/sha256/${rec.id.slice(7)}`);
+    model.images.set(rec.id, img);
+  }
+  for (const img of model.images.values()) {
+    const p = img.record.parent;
+    if (img.loadable && p) model.images.get(p)?.children.push(img.id);
+  }
+  for (const [id, refs] of refsById)
+    if (!model.images.has(id)) f.add('warn', 'repositories.dangling-ref', `${refs.map((r) => r.familiar).join(', ')} point at missing image ${id}`, `${imageRoot}/repositories.json`);
+}
+
+function attachContainers(model: Model): void {
+  for (const rec of loadContainers(model.src, model.findings)) {
+    const c: ContainerNode = { id: rec.id, record: rec };
+    c.image = model.images.get(rec.image);
+    // The driver is decided per container: stores of several drivers can share one data root.
+    const store = model.stores.find((s) => s.driver === rec.driver);
+    const mount = store?.layerdb.mounts.get(rec.id);
+    if (mount && store) {
+      c.mount = mount;
+      if (mount.mountID) c.rw = store.dirs.dir(mount.mountID);
+      if (mount.initID) c.init = store.dirs.dir(mount.initID);
+      if (mount.parent) {
+        c.parentLayer = model.layers.get(mount.parent);
+        for (const n of model.parentChain(mount.parent).chain) n.containers.add(rec.id);
+      }
+    }
+    model.containers.set(rec.id, c);
+  }
+}
+
+/** Builds the model of a 1.10+ graph-driver data root. */
+export function buildModel(src: Source): Model {
+  const model = new Model(src);
+  const drivers = readdirOptional(src, 'image', model.findings, 'store.unreadable');
+  // overlay2 first: a 29 host migrated to containerd may still hold other drivers' leftovers.
+  drivers.sort((a, b) => (a === 'overlay2' ? -1 : b === 'overlay2' ? 1 : a.localeCompare(b)));
+  for (const d of drivers) {
+    if (src.lstat(`image/${d}`)?.type === 'dir') loadGraphStore(model, d);
+  }
+  attachContainers(model);
+  return model;
+}

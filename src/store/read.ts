@@ -1,0 +1,71 @@
+import { isEvidenceError, METADATA_LIMIT, type Source } from '../source/types.js';
+import type { Findings } from './findings.js';
+
+/**
+ * Reads a metadata file through the source. Absence is not a finding (callers decide whether a
+ * file is required); any other failure (escape, too big, unreadable) is recorded and yields
+ * undefined so the caller carries on with the rest of the store.
+ */
+export function readOptional(src: Source, path: string, f: Findings, code: string, limit = METADATA_LIMIT): Buffer | undefined {
+  try {
+    return src.readFile(path, limit);
+  } catch (e) {
+    if (isEvidenceError(e, 'ENOENT')) return undefined;
+    f.caught(e, code, path);
+    return undefined;
+  }
+}
+
+export function readdirOptional(src: Source, path: string, f: Findings, code: string): string[] {
+  try {
+    return src.readdir(path) ?? [];
+  } catch (e) {
+    f.caught(e, code, path);
+    return [];
+  }
+}
+
+export function lstatOptional(src: Source, path: string, f: Findings, code: string) {
+  try {
+    return src.lstat(path);
+  } catch (e) {
+    f.caught(e, code, path);
+    return undefined;
+  }
+}
+
+/** Parses JSON, recording a finding on failure. Duplicate keys keep the last, as Go does. */
+export function parseJson(buf: Buffer, path: string, f: Findings, code: string): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (e) {
+    f.add('error', code, `invalid JSON: ${(e as Error).message}`, path);
+    return undefined;
+  }
+}
+
+/** Plain-object guard: evidence JSON may hold any type in any field. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+export function bool(v: unknown): boolean | undefined {
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+export function strArray(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+}
+
+export function strMap(v: unknown): Record<string, string> | undefined {
+  if (!isObject(v)) return undefined;
+  return Object.values(v).every((x) => typeof x === 'string') ? (v as Record<string, string>) : undefined;
+}
