@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { listContainers } from '../analysis/inspect.js';
 import { isoSeconds, shortHex } from '../render/format.js';
+import { quoted } from '../render/escape.js';
 import { table } from '../render/table.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
@@ -22,8 +23,9 @@ export const handler = (argv: GlobalArgs & { all?: boolean; 'no-trunc'?: boolean
           list.map((c) => {
             const image = c.Image.startsWith('sha256:') && !full ? shortHex(c.Image) : c.Image;
             const cmd = full ? c.Command : c.Command.length > 20 ? c.Command.slice(0, 19) + '…' : c.Command;
-            return [full ? c.Id : shortHex(c.Id), image, JSON.stringify(cmd), isoSeconds(c.Created), c.Status, c.Names.map((n) => n.replace(/^\//, '')).join(',')];
+            return [full ? c.Id : shortHex(c.Id), image, quoted(cmd), isoSeconds(c.Created), c.Status, c.Names.map((n) => n.replace(/^\//, '')).join(',')];
           }),
+          { trusted: [2] },
         ),
       );
     }

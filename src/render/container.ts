@@ -12,6 +12,16 @@ const SECURITY_KEYS = [
   'NetworkMode', 'Devices', 'ReadonlyRootfs', 'RestartPolicy', 'PortBindings', 'Binds', 'Mounts', 'Runtime', 'AutoRemove', 'LogConfig',
 ];
 
+/** Values Docker fills in by default: not worth an analyst's attention. */
+const DEFAULTS: Record<string, (v: unknown) => boolean> = {
+  IpcMode: (v) => v === 'private' || v === 'shareable',
+  CgroupnsMode: (v) => v === 'host' || v === 'private',
+  NetworkMode: (v) => v === 'default' || v === 'bridge',
+  RestartPolicy: (v) => typeof v === 'object' && v !== null && ((v as { Name?: unknown }).Name === 'no' || (v as { Name?: unknown }).Name === ''),
+  Runtime: (v) => v === 'runc',
+  LogConfig: (v) => typeof v === 'object' && v !== null && (v as { Type?: unknown }).Type === 'json-file' && Object.keys((v as { Config?: object }).Config ?? {}).length === 0,
+};
+
 function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === '' || v === false) return false;
   if (Array.isArray(v)) return v.length > 0;
@@ -49,7 +59,7 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
     out.push(table(['TYPE', 'DESTINATION', 'SOURCE', 'RW'], m.volumes.map((v) => [v.type || '-', v.destination, v.source || v.name, v.rw ? 'rw' : 'ro'])).replace(/^/gm, '  '));
   }
   const hc = (i.HostConfig ?? {}) as Record<string, unknown>;
-  const sec = SECURITY_KEYS.filter((k) => isSet(hc[k]) && !(k === 'NetworkMode' && (hc[k] === 'default' || hc[k] === 'bridge')));
+  const sec = SECURITY_KEYS.filter((k) => isSet(hc[k]) && !DEFAULTS[k]?.(hc[k]));
   out.push('', s.bold('Host config') + ' (security-relevant, set values only)');
   out.push(sec.length ? fields(sec.map((k) => [k, typeof hc[k] === 'string' ? (hc[k] as string) : JSON.stringify(hc[k])]), '  ') : '  (defaults)');
   out.push('', s.bold('Layers') + ` (${m.stack.length}; --mounts for the full stack)`);

@@ -23,6 +23,11 @@ export function escapeText(s: string): string {
   return s.replace(UNSAFE, escapeChar).replace(/[\ud800-\udfff]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
+/** Double-quoted like Go's strconv.Quote (as `docker ps` prints COMMAND), escaped for the terminal. */
+export function quoted(s: string): string {
+  return `"${escapeText(s).replace(/"/g, '\\"')}"`;
+}
+
 /** JSON that keeps every string exact but can be printed safely: risky characters as \uXXXX. */
 const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
 
