@@ -12,7 +12,7 @@ export interface GlobalArgs {
   root: string;
   json?: boolean;
   'as-root'?: string;
-  color?: boolean;
+  'no-color'?: boolean;
 }
 
 export interface Context {
@@ -27,7 +27,7 @@ export async function loadContext(argv: GlobalArgs): Promise<Context> {
   const ev = await openEvidence(argv.root);
   const model = buildModel(ev.root);
   for (const p of ev.problems) model.findings.add('error', 'source.problem', p);
-  return { ev, model, paths: choosePathMap(ev, model, argv['as-root']), style: makeStyle(argv.color), json: argv.json === true };
+  return { ev, model, paths: choosePathMap(ev, model, argv['as-root']), style: makeStyle(argv['no-color'] ? false : undefined), json: argv.json === true };
 }
 
 export function print(text: string): void {

@@ -25,7 +25,9 @@ export async function main(args: string[]): Promise<void> {
     })
     .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
     .option('as-root', { type: 'string', describe: 'prefix for paths printed (default: where the evidence is, or the original data root)', global: true })
-    .option('color', { type: 'boolean', describe: 'colour (default: when stdout is a terminal and NO_COLOR is unset)', global: true })
+    .option('no-color', { type: 'boolean', describe: 'no colour (default: colour when stdout is a terminal and NO_COLOR is unset)', global: true })
+    // Docker's own flags are spelled --no-trunc: read "--no-x" as a flag of that name, not "x=false".
+    .parserConfiguration({ 'boolean-negation': false })
     .version(VERSION)
     .strict()
     .demandCommand(1, 'name a command (see --help)')
