@@ -45,7 +45,7 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
       ['PID (at acquisition)', (i.State.Pid as number) || undefined],
       ['Restart count', i.RestartCount || undefined],
       ['Image', `${typeof cfg.Image === 'string' ? cfg.Image : ''} (${i.Image})${i.Dockscope.ImagePresent ? '' : ' — image no longer in the store'}`],
-      ['Command', JSON.stringify([i.Path, ...i.Args])],
+      ['Command', [i.Path, ...i.Args].map((a) => (a === '' || /[\s'"\\$`]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ')],
       ['Driver', i.Driver],
       ['Log', i.LogPath || undefined],
     ]),
