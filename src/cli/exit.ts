@@ -8,4 +8,8 @@ export const EXIT = {
   USAGE: 2,
   /** Answered, but part of the evidence could not be read or parsed: results may be partial. */
   PARTIAL: 3,
+  /** verify: something in the store is inconsistent, missing or tampered with. */
+  TAMPERED: 4,
+  /** verify: nothing wrong found, but something could not be checked (no tar-split, unreadable). */
+  UNCHECKED: 5,
 } as const;

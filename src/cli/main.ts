@@ -8,11 +8,12 @@ import * as history from './history.js';
 import * as image from './image.js';
 import * as images from './images.js';
 import * as info from './info.js';
+import * as verify from './verify.js';
 
 const VERSION = '0.1.0';
 
 export async function main(args: string[]): Promise<void> {
-  const cmds = [info, images, image, history, chain, containers, container] as unknown as CommandModule[];
+  const cmds = [info, images, image, history, chain, containers, container, verify] as unknown as CommandModule[];
   let y = yargs(args)
     .scriptName('dockscope')
     .usage('$0 <command> [options]\n\nRead-only forensic inspector for Docker data roots (a directory or a .tar/.tar.gz acquisition).')
@@ -21,6 +22,11 @@ export async function main(args: string[]): Promise<void> {
       type: 'string',
       default: process.env.DOCKSCOPE_ROOT ?? '/var/lib/docker',
       describe: 'data root: a directory, an archive, or archive:inner/path',
+      global: true,
+    })
+    .option('containerd-root', {
+      type: 'string',
+      describe: "containerd's root for the containerd image store (default: containerd/ beside the data root in the evidence, else <data-root>/containerd/daemon)",
       global: true,
     })
     .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })

@@ -151,7 +151,8 @@ class TarTree implements RawTree {
     const mtimeNs = paxTimeNs(pax?.mtime) ?? BigInt(Math.trunc((h.mtime?.getTime() ?? 0) / 1000)) * 1_000_000_000n;
     const stat: Stat = {
       type,
-      size: type === 'file' ? h.size ?? 0 : 0,
+      // As lstat reports it: a symlink's size is the length of its target.
+      size: type === 'file' ? h.size ?? 0 : type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0,
       mode: (h.mode ?? 0) & 0o7777,
       uid: h.uid ?? 0,
       gid: h.gid ?? 0,

@@ -1,0 +1,206 @@
+import { chainIDOf } from '../model/chainid.js';
+import type { ImageNode, LayerNode, Model } from '../model/graph.js';
+import { Findings } from '../store/findings.js';
+import { openTarSplit } from '../store/tarsplit.js';
+import { treeStats } from './dirsize.js';
+import { hashLayer, layerFilesFromSource, walkLayerTree, type ExtraFile, type FileReport } from './reassemble.js';
+
+/**
+ * Proves (or disproves) that the layer store is what Docker wrote. Docker itself re-hashes
+ * nothing when it loads (FORMATS.md §1.3), so a file swapped in a base layer's diff/ is invisible
+ * to it; here every layer is reassembled from its tar-split and hashed against its diffID.
+ */
+export type Status = 'ok' | 'mismatch' | 'missing' | 'unchecked';
+
+export interface Check {
+  check: string;
+  status: Status;
+  detail: string;
+}
+
+export interface LayerVerdict {
+  chainID: string;
+  diffID?: string;
+  cacheID?: string;
+  status: Status;
+  checks: Check[];
+  /** Files that differ from the tar-split (modified, truncated, missing, …). */
+  files: FileReport[];
+  extras: ExtraFile[];
+  computedDiffID?: string;
+  bytes?: number;
+}
+
+export interface ImageVerdict {
+  id: string;
+  tags: string[];
+  status: Status;
+  checks: Check[];
+  layers: string[];
+}
+
+export interface VerifyReport {
+  status: Status;
+  images: ImageVerdict[];
+  layers: LayerVerdict[];
+  store: Check[];
+  findings: Findings;
+}
+
+const RANK: Record<Status, number> = { ok: 0, unchecked: 1, missing: 2, mismatch: 3 };
+
+export function worst(list: Iterable<Status>): Status {
+  let w: Status = 'ok';
+  for (const s of list) if (RANK[s] > RANK[w]) w = s;
+  return w;
+}
+
+export interface VerifyOptions {
+  /** Skip content reassembly (metadata checks only). */
+  noContent?: boolean;
+  onLayer?: (done: number, total: number, chainID: string) => void;
+}
+
+async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: VerifyOptions): Promise<LayerVerdict> {
+  const r = node.record!;
+  const store = model.stores[0]!;
+  const checks: Check[] = [];
+  const v: LayerVerdict = { chainID: node.chainID, diffID: r.diffID, cacheID: r.cacheID, status: 'ok', checks, files: [], extras: [] };
+  const ldb = `${store.imageRoot}/layerdb/sha256/${node.chainID.slice(7)}`;
+
+  if (r.diffID) {
+    const recomputed = chainIDOf(r.parent, r.diffID);
+    checks.push(
+      recomputed === node.chainID
+        ? { check: 'chainid', status: 'ok', detail: 'sha256(parent + " " + diff) names this layerdb entry' }
+        : { check: 'chainid', status: 'mismatch', detail: `parent + diff give ${recomputed}, not the directory name` },
+    );
+  } else checks.push({ check: 'chainid', status: 'unchecked', detail: 'no valid diff file' });
+  if (r.parent) {
+    const p = model.layers.get(r.parent);
+    checks.push(p?.record ? { check: 'parent', status: 'ok', detail: r.parent } : { check: 'parent', status: 'missing', detail: `parent ${r.parent} is not in layerdb` });
+  }
+
+  const dir = node.dir;
+  const home = store.dirs.home;
+  if (!r.cacheID || !dir) {
+    checks.push({ check: 'driver-dir', status: 'missing', detail: r.cacheID ? `${home}/${r.cacheID} does not exist` : 'no cache-id' });
+  } else {
+    const diff = `${home}/${dir.id}/diff`;
+    const stats = treeStats(model.src, diff, f);
+    if (r.size === undefined) checks.push({ check: 'size', status: 'unchecked', detail: 'size file unusable' });
+    else if (stats.truncated) checks.push({ check: 'size', status: 'unchecked', detail: 'tree too large to size' });
+    else
+      checks.push(
+        stats.size === r.size
+          ? { check: 'size', status: 'ok', detail: `${r.size} bytes` }
+          : { check: 'size', status: 'mismatch', detail: `layerdb says ${r.size} bytes, ${diff} holds ${stats.size}` },
+      );
+    // overlay2 bookkeeping: link ↔ l/ ↔ dir, lower = parent's link + parent's lower.
+    if (home === 'overlay2' || home === 'fuse-overlayfs') {
+      if (!dir.link) checks.push({ check: 'link', status: 'missing', detail: `${home}/${dir.id}/link missing or invalid` });
+      else {
+        const sl = node.shortLink;
+        checks.push(
+          sl?.id === dir.id
+            ? { check: 'link', status: 'ok', detail: `l/${dir.link} → ../${dir.id}/diff` }
+            : { check: 'link', status: sl ? 'mismatch' : 'missing', detail: sl ? `l/${dir.link} points at ${sl.target}` : `l/${dir.link} does not exist` },
+        );
+      }
+      const parent = r.parent ? model.layers.get(r.parent) : undefined;
+      const pdir = parent?.dir;
+      if (r.parent && pdir) {
+        const want = pdir.link ? [`l/${pdir.link}`, ...(pdir.lower ?? [])] : undefined;
+        const got = dir.lower;
+        if (!want) checks.push({ check: 'lower', status: 'unchecked', detail: 'parent has no link' });
+        else
+          checks.push(
+            got && got.join(':') === want.join(':')
+              ? { check: 'lower', status: 'ok', detail: `${got.length} lower dirs` }
+              : { check: 'lower', status: got ? 'mismatch' : 'missing', detail: got ? `lower is ${got.join(':')}, expected ${want.join(':')}` : 'no lower file' },
+          );
+      } else if (!r.parent && dir.lower && dir.lower.length > 0) {
+        checks.push({ check: 'lower', status: 'mismatch', detail: 'a base layer with a lower file' });
+      }
+    }
+    if (opts.noContent) checks.push({ check: 'content', status: 'unchecked', detail: 'skipped (--no-content)' });
+    else if (!r.hasTarSplit) checks.push({ check: 'content', status: 'unchecked', detail: 'no tar-split.json.gz' });
+    else if (!r.diffID) checks.push({ check: 'content', status: 'unchecked', detail: 'no diffID to compare with' });
+    else {
+      const lf = new Findings();
+      let files;
+      try {
+        files = model.src.sub(diff);
+      } catch (e) {
+        lf.caught(e, 'verify.unreadable', diff);
+      }
+      if (!files) checks.push({ check: 'content', status: 'unchecked', detail: `${diff} cannot be opened` });
+      else {
+        const h = await hashLayer(openTarSplit(model.src, `${ldb}/tar-split.json.gz`, lf), layerFilesFromSource(files), {
+          findings: lf,
+          path: diff,
+          whiteouts: 'overlay',
+          tree: walkLayerTree(files, { findings: lf, path: diff }),
+          expectedDiffID: r.diffID,
+        });
+        v.computedDiffID = h.diffID;
+        v.bytes = h.bytes;
+        v.files = h.files.filter((x) => x.status !== 'ok');
+        v.extras = h.extras;
+        const bad = v.files.length + h.extrasTotal;
+        if (h.matches && bad === 0) checks.push({ check: 'content', status: 'ok', detail: `reassembled ${h.bytes} bytes hash to the diffID` });
+        else if (h.matches)
+          checks.push({ check: 'content', status: 'mismatch', detail: `diffID matches, but ${bad} entries differ in ways the hash cannot see (empty files, extras)` });
+        else if (!h.complete && bad === 0) checks.push({ check: 'content', status: 'unchecked', detail: 'tar-split could not be read to the end' });
+        else checks.push({ check: 'content', status: 'mismatch', detail: `reassembled layer hashes to ${h.diffID}; ${bad} entries differ` });
+        for (const x of lf.list) f.list.push(x);
+      }
+    }
+  }
+  v.status = worst(checks.map((c) => c.status));
+  return v;
+}
+
+/** Verifies the given images (all when none given) and every layer they use, each layer once. */
+export async function verify(model: Model, images: ImageNode[], opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const f = new Findings();
+  const store: Check[] = [];
+  const st = model.stores[0];
+  for (const e of st?.repositories ?? []) {
+    const img = model.images.get(e.id);
+    if (!img) store.push({ check: 'repositories', status: 'missing', detail: `${e.ref} → ${e.id}: no such image` });
+  }
+  if (store.length === 0 && st) store.push({ check: 'repositories', status: 'ok', detail: `${st.repositories.length} references point at existing images` });
+
+  const layerSet = new Map<string, LayerNode | undefined>();
+  for (const img of images) for (const l of img.layers) if (!layerSet.has(l.chainID)) layerSet.set(l.chainID, l.layer);
+  const verdicts = new Map<string, LayerVerdict>();
+  let done = 0;
+  for (const [chainID, node] of layerSet) {
+    opts.onLayer?.(done, layerSet.size, chainID);
+    if (!node?.record) verdicts.set(chainID, { chainID, status: 'missing', checks: [{ check: 'layerdb', status: 'missing', detail: 'no layerdb entry' }], files: [], extras: [] });
+    else verdicts.set(chainID, await verifyLayer(model, node, f, opts));
+    done++;
+  }
+  opts.onLayer?.(done, layerSet.size, '');
+
+  const imageVerdicts: ImageVerdict[] = images.map((img) => {
+    const checks: Check[] = [];
+    checks.push(
+      img.record.computedId === img.id
+        ? { check: 'config-digest', status: 'ok', detail: 'image ID = sha256 of the config bytes' }
+        : { check: 'config-digest', status: 'mismatch', detail: `config bytes hash to ${img.record.computedId}` },
+    );
+    if (!img.config) checks.push({ check: 'config', status: 'mismatch', detail: 'config does not parse' });
+    for (const l of img.layers) {
+      const v = verdicts.get(l.chainID)!;
+      if (l.layer?.record && !l.diffMatches) checks.push({ check: `L${l.index} diff`, status: 'mismatch', detail: `layerdb diff ${l.layer.record.diffID} ≠ rootfs ${l.diffID}` });
+      if (l.layer?.record && !l.parentMatches) checks.push({ check: `L${l.index} parent`, status: 'mismatch', detail: `layerdb parent ${l.layer.record.parent ?? '(none)'} ≠ recomputed chain` });
+      checks.push({ check: `L${l.index}`, status: v.status, detail: l.chainID });
+    }
+    return { id: img.id, tags: img.repoTags, status: worst(checks.map((c) => c.status)), checks, layers: img.layers.map((l) => l.chainID) };
+  });
+  const layers = [...verdicts.values()];
+  const status = worst([...imageVerdicts.map((i) => i.status), ...layers.map((l) => l.status), ...store.map((s) => s.status)]);
+  return { status, images: imageVerdicts, layers, store, findings: f };
+}

@@ -1,0 +1,39 @@
+import type { ChalkInstance } from 'chalk';
+import type { Status, VerifyReport } from '../analysis/verify.js';
+import { escapeText as e } from './escape.js';
+import { shortHex } from './format.js';
+import { table } from './table.js';
+
+export function statusMark(s: ChalkInstance, st: Status): string {
+  return st === 'ok' ? s.green('ok') : st === 'unchecked' ? s.yellow('cannot check') : s.red(st);
+}
+
+export function verifyText(r: VerifyReport, s: ChalkInstance): string {
+  const out: string[] = [];
+  out.push(s.bold('Images'));
+  out.push(
+    table(
+      ['IMAGE', 'TAGS', 'LAYERS', 'VERDICT'],
+      r.images.map((i) => [shortHex(i.id), i.tags.join(', ') || '<none>', String(i.layers.length), i.status]),
+    ).replace(/^/gm, '  '),
+  );
+  out.push('', s.bold('Layers'));
+  const cols = ['chainid', 'size', 'link', 'lower', 'content'];
+  out.push(
+    table(
+      ['CHAIN ID', 'CACHE ID', ...cols.map((c) => c.toUpperCase()), 'VERDICT'],
+      r.layers.map((l) => [shortHex(l.chainID), l.cacheID ? shortHex(l.cacheID) : '-', ...cols.map((c) => l.checks.find((x) => x.check === c)?.status ?? '-'), l.status]),
+    ).replace(/^/gm, '  '),
+  );
+  const problems: string[] = [];
+  for (const c of r.store) if (c.status !== 'ok') problems.push(`store: ${c.check} ${c.status}: ${e(c.detail)}`);
+  for (const i of r.images) for (const c of i.checks) if (c.status !== 'ok' && !/^L\d+$/.test(c.check)) problems.push(`image ${shortHex(i.id)}: ${c.check} ${c.status}: ${e(c.detail)}`);
+  for (const l of r.layers) {
+    for (const c of l.checks) if (c.status !== 'ok') problems.push(`layer ${shortHex(l.chainID)}: ${c.check} ${c.status}: ${e(c.detail)}`);
+    for (const f of l.files.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: ${f.status} ${e(f.path)}${f.detail ? ` (${e(f.detail)})` : ''}`);
+    for (const x of l.extras.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: extra ${x.type} ${e(x.path)} (not in the layer's tar-split)`);
+  }
+  if (problems.length) out.push('', s.bold('Findings'), ...problems.map((p) => `  ${p}`));
+  out.push('', `Verdict: ${statusMark(s, r.status)}`);
+  return out.join('\n');
+}
