@@ -89,8 +89,8 @@ export function layerFilesFromSource(src: Source): LayerFiles {
     opaque(path) {
       const x = src.xattrs(path);
       if (isOpaque(x)) return true;
-      // A directory source has no xattr reader yet: absence proves nothing there.
-      return src.kind === 'dir' ? undefined : false;
+      // Where xattrs cannot be read (no reader, trusted.* without root), absence proves nothing.
+      return src.hasXattrs ? false : undefined;
     },
   };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { resolvePath, type RawTree } from './resolve.js';
+import { readXattrs, xattrReaderAvailable } from './xattr.js';
 import { EvidenceError, type EntryType, type Source, type Stat } from './types.js';
 
 const { O_RDONLY, O_NOFOLLOW } = fs.constants;
@@ -46,6 +47,9 @@ function errCode(e: unknown): string | undefined {
 /** Shared state of every view onto one directory tree: the top and a cache of lstat answers. */
 class DirTree implements RawTree {
   private readonly cache = new Map<string, Stat | null>();
+  /** xattrs by absolute path, filled one view (e.g. a layer's diff dir) at a time. */
+  readonly xattrCache = new Map<string, Map<string, Buffer>>();
+  readonly xattrScanned = new Set<string>();
   private noatime = O_NOATIME;
   constructor(readonly top: string) {}
 
@@ -88,6 +92,7 @@ class DirTree implements RawTree {
 
 export class DirSource implements Source {
   readonly kind = 'dir' as const;
+  readonly hasXattrs = xattrReaderAvailable;
   private readonly tree: DirTree;
   private readonly base: string[];
   readonly label: string;
@@ -165,9 +170,18 @@ export class DirSource implements Source {
     return fs.createReadStream('', { fd, autoClose: true, highWaterMark: 1 << 20 });
   }
 
-  xattrs(_p: string): Map<string, Buffer> {
-    // Node has no xattr API; directory evidence gets xattrs once a reader for them lands.
-    return new Map();
+  xattrs(p: string): Map<string, Buffer> {
+    if (!this.hasXattrs) return new Map();
+    const { parts, st } = this.resolve(p, false);
+    if (!st) return new Map();
+    const abs = this.tree.abs(parts);
+    // A sub view (a layer's diff dir) is read in one walk the first time; the top view per path.
+    const scanRoot = this.base.length > 0 ? this.location : abs;
+    if (!this.tree.xattrScanned.has(scanRoot)) {
+      this.tree.xattrScanned.add(scanRoot);
+      for (const [k, v] of readXattrs(scanRoot, this.base.length > 0) ?? []) this.tree.xattrCache.set(k, v);
+    }
+    return this.tree.xattrCache.get(abs) ?? new Map();
   }
 
   sub(p: string): Source {

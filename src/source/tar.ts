@@ -242,6 +242,7 @@ function dirStat(key: string): Stat {
 
 export class TarSource implements Source {
   readonly kind = 'tar' as const;
+  readonly hasXattrs = true;
   readonly label: string;
   readonly location: string;
 

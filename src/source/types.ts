@@ -71,8 +71,13 @@ export interface Source {
   readlink(path: string): string | undefined;
   /** Streams a file's bytes (follows symlinks inside the view); content can be large. */
   createReadStream(path: string): Readable;
-  /** Extended attributes where the backend has them (PAX records in a tar); empty otherwise. */
+  /** Extended attributes (PAX records in a tar; the filesystem's for a directory). */
   xattrs(path: string): Map<string, Buffer>;
+  /**
+   * Whether xattrs() can be trusted to list overlay markers: an empty answer then means "none".
+   * False where they cannot be read (no reader, or trusted.* without root): absence proves nothing.
+   */
+  readonly hasXattrs: boolean;
   /** A contained view rooted at `path`. */
   sub(path: string): Source;
 }

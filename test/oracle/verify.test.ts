@@ -3,13 +3,18 @@
  * with the right file and layer. Variants are built from the fixture archive itself.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { verify, type VerifyReport } from '../../src/analysis/verify.js';
 import { buildModel, type Model } from '../../src/model/graph.js';
 import { resolveImage } from '../../src/model/resolve.js';
 import { openEvidence } from '../../src/source/open.js';
+import { xattrReaderAvailable } from '../../src/source/xattr.js';
 import { cli } from '../helpers/cli.js';
-import { listFixtures, type Fixture } from '../helpers/fixtures.js';
+import { canExtract, listFixtures, type Fixture } from '../helpers/fixtures.js';
 import { variant, type Edit, type Header } from '../helpers/variant.js';
 
 const fixtures = listFixtures((n) => n.startsWith('overlay2-'));
@@ -116,4 +121,29 @@ describe('planted changes', () => {
     assert.equal(t.code, 4);
     assert.ok(t.stdout.includes(`grown ${victim}`), t.stdout);
   });
+});
+
+test('directory evidence: an opaque marker stripped from a layer dir is found (xattrs via getfattr)', { skip: xattrReaderAvailable && canExtract() ? false : 'needs root and getfattr' }, async () => {
+  const f = fixtures[0]!;
+  const top = fs.mkdtempSync(path.join(os.tmpdir(), 'dockscope-opq-'));
+  try {
+    execFileSync('tar', ['-C', top, '--xattrs', '--xattrs-include=*', '--numeric-owner', '-xzf', f.archive]);
+    const root = path.join(top, 'var/lib/docker');
+    const clean = await run(root);
+    assert.equal(clean.report.status, 'ok');
+    const listing = execFileSync('getfattr', ['-R', '-P', '-h', '-m', '^trusted\\.overlay\\.opaque$', '--absolute-names', path.join(root, 'overlay2')], { encoding: 'utf8' });
+    // An opaque dir inside an image layer (not a container's upper dir).
+    const layerDirs = new Set(clean.report.layers.map((l) => l.cacheID));
+    const victim = listing.split('\n').filter((l) => l.startsWith('# file: ')).map((l) => l.slice(8)).find((p) => layerDirs.has(p.split('/overlay2/')[1]!.split('/')[0]))!;
+    assert.ok(victim, 'the fixture has an opaque dir in an image layer');
+    execFileSync('setfattr', ['-h', '-x', 'trusted.overlay.opaque', victim]);
+    const { report } = await run(root);
+    const cache = victim.split('/overlay2/')[1]!.split('/')[0];
+    const l = report.layers.find((x) => x.cacheID === cache)!;
+    assert.equal(l.status, 'mismatch');
+    const rel = victim.split('/diff/')[1]!;
+    assert.ok(l.files.some((x) => x.path.startsWith(rel) && x.status !== 'ok'), JSON.stringify(l.files));
+  } finally {
+    fs.rmSync(top, { recursive: true, force: true });
+  }
 });
