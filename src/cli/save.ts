@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { planSave, writeSave } from '../analysis/save.js';
+import { resolveImage } from '../model/resolve.js';
+import { escapeText } from '../render/escape.js';
+import { loadContext, print, printJson, run, type GlobalArgs } from './context.js';
+import { EXIT } from './exit.js';
+
+export const command = 'save <ref>';
+export const describe = 'Write a `docker save` archive of an image, each layer rebuilt byte-exact from tar-split (refuses unless exact)';
+export const builder = (y: Argv<GlobalArgs>) =>
+  y
+    .positional('ref', { type: 'string', demandOption: true })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'archive to write ("-" for stdout)' })
+    .option('allow-mismatch', { type: 'boolean', describe: 'write even when a layer does not hash to its diffID (docker load will refuse it)' });
+
+export const handler = (argv: GlobalArgs & { ref: string; output: string; 'allow-mismatch'?: boolean }) =>
+  run(async () => {
+    const ctx = await loadContext(argv);
+    const img = resolveImage(ctx.model, argv.ref);
+    const toStdout = argv.output === '-';
+    if (!toStdout) {
+      // Never write into the evidence.
+      const out = path.resolve(argv.output);
+      const ev = ctx.ev.top.kind === 'dir' ? ctx.ev.top.location : path.resolve(ctx.ev.spec.split(':')[0]!);
+      if (out === ev || out.startsWith(ev.endsWith('/') ? ev : ev + '/')) {
+        process.stderr.write(`dockscope: refusing to write ${escapeText(out)} inside the evidence\n`);
+        return EXIT.USAGE;
+      }
+    }
+    const plan = await planSave(ctx.model, img);
+    if (!plan.exact && !argv['allow-mismatch']) {
+      process.stderr.write(`dockscope: ${escapeText(img.id)} cannot be saved exactly; nothing written:\n`);
+      for (const l of plan.layers.filter((x) => !x.exact)) process.stderr.write(`  layer ${escapeText(l.diffID)}: ${escapeText(l.problem ?? 'unknown')}\n`);
+      process.stderr.write('  (--allow-mismatch writes it anyway; docker load will then refuse the image)\n');
+      return EXIT.TAMPERED;
+    }
+    const refs = img.repoTags.length ? img.repoTags : [];
+    const out = toStdout ? process.stdout : fs.createWriteStream(argv.output, { flags: 'wx' });
+    await writeSave(ctx.model, plan, out, refs);
+    const summary = { Id: img.id, RepoTags: refs, Output: toStdout ? '-' : path.resolve(argv.output), Layers: plan.layers.map((l) => ({ DiffID: l.diffID, Digest: l.digest, Size: l.size, Exact: l.exact })) };
+    if (!toStdout) {
+      if (ctx.json) printJson(summary);
+      else print(`saved ${escapeText(img.id)} (${plan.layers.length} layers${plan.exact ? ', every one byte-exact' : ', NOT exact'}) to ${escapeText(summary.Output)}`);
+    }
+    return plan.exact ? EXIT.OK : EXIT.TAMPERED;
+  });
