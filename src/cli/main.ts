@@ -10,12 +10,14 @@ import * as images from './images.js';
 import * as info from './info.js';
 import * as orphans from './orphans.js';
 import * as save from './save.js';
+import * as networks from './networks.js';
+import * as volumes from './volumes.js';
 import * as verify from './verify.js';
 
 const VERSION = '0.1.0';
 
 export async function main(args: string[]): Promise<void> {
-  const cmds = [info, images, image, history, chain, containers, container, verify, orphans, save] as unknown as CommandModule[];
+  const cmds = [info, images, image, history, chain, containers, container, verify, orphans, save, volumes, networks] as unknown as CommandModule[];
   let y = yargs(args)
     .scriptName('dockscope')
     .usage('$0 <command> [options]\n\nRead-only forensic inspector for Docker data roots (a directory or a .tar/.tar.gz acquisition).')
