@@ -1,4 +1,5 @@
 import type { Model } from '../model/graph.js';
+import { isoNanos } from '../model/time.js';
 import { Findings } from '../store/findings.js';
 import { treeStats } from './dirsize.js';
 import type { PathMap } from './paths.js';
@@ -33,14 +34,6 @@ export interface Orphan {
   newest?: string;
 }
 
-function iso(ns: bigint | undefined): string | undefined {
-  if (ns === undefined) return undefined;
-  const sec = ns / 1_000_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
-  const d = new Date(Number(sec) * 1000);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString().replace('.000Z', `.${frac}Z`);
-}
-
 export function findOrphans(model: Model, paths: PathMap): { orphans: Orphan[]; findings: Findings } {
   const f = new Findings();
   const out: Orphan[] = [];
@@ -49,7 +42,7 @@ export function findOrphans(model: Model, paths: PathMap): { orphans: Orphan[]; 
     if (measure) {
       const st = treeStats(model.src, rel, f);
       o.size = st.size;
-      o.newest = iso(st.newestNs);
+      if (st.newestNs !== undefined) o.newest = isoNanos(st.newestNs);
     }
     out.push(o);
   };
@@ -79,7 +72,7 @@ export function findOrphans(model: Model, paths: PathMap): { orphans: Orphan[]; 
           const a = treeStats(model.src, `${ldb}/sha256/${chainID.slice(7)}`, f);
           const b = dir ? treeStats(model.src, dir, f) : undefined;
           const newest = b?.newestNs !== undefined && (a.newestNs === undefined || b.newestNs > a.newestNs) ? b.newestNs : a.newestNs;
-          return { size: a.size + (b?.size ?? 0), newest: iso(newest) };
+          return { size: a.size + (b?.size ?? 0), newest: newest === undefined ? undefined : isoNanos(newest) };
         })(),
       });
     }

@@ -35,3 +35,13 @@ export function unixNanos(s: string | undefined): bigint | undefined {
 export function isZeroTime(s: string | undefined): boolean {
   return !s || s.startsWith('0001-01-01T00:00:00');
 }
+
+/** Nanoseconds (bigint) → ISO 8601 UTC with the full fraction. */
+export function isoNanos(ns: bigint | undefined): string {
+  if (ns === undefined) return '-';
+  const sec = ns / 1_000_000_000n;
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  const d = new Date(Number(sec) * 1000);
+  if (Number.isNaN(d.getTime())) return '-';
+  return d.toISOString().replace('.000Z', frac ? `.${frac}Z` : 'Z');
+}

@@ -32,15 +32,7 @@ export function isoSeconds(unix: number | undefined): string {
   return Number.isNaN(d.getTime()) ? '-' : d.toISOString().replace('.000Z', 'Z');
 }
 
-/** Nanoseconds (bigint) → ISO 8601 UTC with the full fraction. */
-export function isoNanos(ns: bigint | undefined): string {
-  if (ns === undefined) return '-';
-  const sec = ns / 1_000_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  const d = new Date(Number(sec) * 1000);
-  if (Number.isNaN(d.getTime())) return '-';
-  return d.toISOString().replace('.000Z', frac ? `.${frac}Z` : 'Z');
-}
+export { isoNanos } from '../model/time.js';
 
 export function shortHex(id: string, n = 12): string {
   return (id.startsWith('sha256:') ? id.slice(7) : id).slice(0, n);
