@@ -61,7 +61,21 @@ export interface VerifyOptions {
   onLayer?: (done: number, total: number, chainID: string) => void;
 }
 
-async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: VerifyOptions): Promise<LayerVerdict> {
+/** Layers something is built on: other layers' parents and containers' image tops. */
+function layersWithChildren(model: Model): Set<string> {
+  const out = new Set<string>();
+  for (const n of model.layers.values()) if (n.record?.parent) out.add(n.record.parent);
+  for (const c of model.containers.values()) if (c.mount?.parent) out.add(c.mount.parent);
+  return out;
+}
+
+interface StoreFacts {
+  withChildren: Set<string>;
+  /** The engine writes `committed` into parents (19.03.5+): some parent in this store has one. */
+  writesCommitted: boolean;
+}
+
+async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: VerifyOptions, facts: StoreFacts): Promise<LayerVerdict> {
   const r = node.record!;
   const store = model.stores[0]!;
   const checks: Check[] = [];
@@ -122,6 +136,12 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
       } else if (!r.parent && dir.lower && dir.lower.length > 0) {
         checks.push({ check: 'lower', status: 'mismatch', detail: 'a base layer with a lower file' });
       }
+      if (facts.withChildren.has(node.chainID) && facts.writesCommitted)
+        checks.push(
+          dir.committed
+            ? { check: 'committed', status: 'ok', detail: 'parent of other layers, marked committed' }
+            : { check: 'committed', status: 'mismatch', detail: 'other layers are built on it but it has no committed marker, unlike the rest of this store' },
+        );
     }
     if (opts.noContent) checks.push({ check: 'content', status: 'unchecked', detail: 'skipped (--no-content)' });
     else if (!r.hasTarSplit) checks.push({ check: 'content', status: 'unchecked', detail: 'no tar-split.json.gz' });
@@ -175,11 +195,13 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
   const layerSet = new Map<string, LayerNode | undefined>();
   for (const img of images) for (const l of img.layers) if (!layerSet.has(l.chainID)) layerSet.set(l.chainID, l.layer);
   const verdicts = new Map<string, LayerVerdict>();
+  const withChildren = layersWithChildren(model);
+  const facts: StoreFacts = { withChildren, writesCommitted: [...withChildren].some((id) => model.layers.get(id)?.dir?.committed) };
   let done = 0;
   for (const [chainID, node] of layerSet) {
     opts.onLayer?.(done, layerSet.size, chainID);
     if (!node?.record) verdicts.set(chainID, { chainID, status: 'missing', checks: [{ check: 'layerdb', status: 'missing', detail: 'no layerdb entry' }], files: [], extras: [] });
-    else verdicts.set(chainID, await verifyLayer(model, node, f, opts));
+    else verdicts.set(chainID, await verifyLayer(model, node, f, opts, facts));
     done++;
   }
   opts.onLayer?.(done, layerSet.size, '');

@@ -18,7 +18,7 @@ export function verifyText(r: VerifyReport, s: ChalkInstance): string {
     ).replace(/^/gm, '  '),
   );
   out.push('', s.bold('Layers'));
-  const cols = ['chainid', 'size', 'link', 'lower', 'content'];
+  const cols = ['chainid', 'size', 'link', 'lower', 'committed', 'content'];
   out.push(
     table(
       ['CHAIN ID', 'CACHE ID', ...cols.map((c) => c.toUpperCase()), 'VERDICT'],

@@ -147,3 +147,16 @@ test('directory evidence: an opaque marker stripped from a layer dir is found (x
     fs.rmSync(top, { recursive: true, force: true });
   }
 });
+
+test('a parent layer that lost its committed marker is reported', async () => {
+  const f = fixtures[0]!;
+  const ev = await openEvidence(f.archive);
+  const model = buildModel(ev.root);
+  const base = resolveImage(model, 'fx/base:1').layers[0]!.layer!;
+  const archive = await variant(f.archive, (n) => (n === `var/lib/docker/overlay2/${base.record!.cacheID}/committed` ? null : undefined));
+  const { report } = await run(archive, ['fx/base:1']);
+  const l = report.layers.find((x) => x.chainID === base.chainID)!;
+  assert.equal(l.checks.find((c) => c.check === 'committed')?.status, 'mismatch');
+  const clean = await run(f.archive, ['fx/base:1']);
+  assert.equal(clean.report.layers[0]!.checks.find((c) => c.check === 'committed')?.status, 'ok');
+});
