@@ -18,9 +18,21 @@ function escapeChar(ch: string): string {
   return cp < 0x100 ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u{${cp.toString(16)}}`;
 }
 
-export function escapeText(s: string): string {
+/**
+ * Human output is bounded too: a crafted 10 MB label must not flood the terminal or stall a
+ * renderer. Longer strings are cut with a marker; --json keeps every byte.
+ */
+export const HUMAN_TEXT_LIMIT = 64 * 1024;
+
+export function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…[${s.length - max} more characters; --json has all]` : s;
+}
+
+export function escapeText(s: string, max = HUMAN_TEXT_LIMIT): string {
   // Lone surrogates (invalid UTF-16 from decoded garbage) are shown as escapes too.
-  return s.replace(UNSAFE, escapeChar).replace(/[\ud800-\udfff]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+  return clip(s, max)
+    .replace(UNSAFE, escapeChar)
+    .replace(/[\ud800-\udfff]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
 /** Double-quoted like Go's strconv.Quote (as `docker ps` prints COMMAND), escaped for the terminal. */

@@ -1,5 +1,8 @@
 import Table from 'cli-table3';
-import { escapeText } from './escape.js';
+import { clip, escapeText } from './escape.js';
+
+/** cli-table3 takes time quadratic in a cell's length (100k characters: about a minute). */
+const CELL_LIMIT = 1000;
 
 /**
  * A borderless, left-aligned table like Docker's own listings. Cells are escaped here, so no
@@ -18,7 +21,7 @@ export function table(head: string[], rows: (string | number)[][], opts: { trust
     wordWrap: false,
   });
   const trusted = new Set(opts.trusted ?? []);
-  for (const r of rows) t.push(r.map((c, i) => (trusted.has(i) ? String(c) : escapeText(String(c)))));
+  for (const r of rows) t.push(r.map((c, i) => (trusted.has(i) ? clip(String(c), CELL_LIMIT) : escapeText(String(c), CELL_LIMIT))));
   return t
     .toString()
     .split('\n')

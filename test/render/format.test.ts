@@ -29,3 +29,13 @@ test('JSON keeps strings exact but escapes what a terminal would act on', () => 
   assert.ok(!/[\x00-\x1f\x7f-\x9f\u202e]/.test(text.replace(/\n/g, '')));
   assert.equal(JSON.parse(text).s, s);
 });
+
+test('human output is bounded: huge evidence strings are clipped with a marker, tables stay fast', async () => {
+  const { table } = await import('../../src/render/table.js');
+  const big = 'x'.repeat(10 << 20);
+  const e = escapeText(big);
+  assert.ok(e.length < 70_000 && e.endsWith('more characters; --json has all]'));
+  const t = table(['A'], [[big]]);
+  assert.ok(t.length < 2000);
+  assert.equal(escapeText('short'), 'short');
+});
