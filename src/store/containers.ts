@@ -51,6 +51,8 @@ export interface ContainerRecord {
   hostConfig?: Record<string, unknown>;
   /** Files in the container dir (logs, hosts, resolv.conf …). */
   files: string[];
+  /** Read from a pre-1.10 config.json. */
+  legacyConfig?: boolean;
   dirStat?: Stat;
   configStat?: Stat;
 }
@@ -132,10 +134,15 @@ export function parseContainerConfig(buf: Buffer, dirId: string, path: string, f
 
 export function loadContainer(src: Source, dirId: string, f: Findings): ContainerRecord | undefined {
   const dir = `containers/${dirId}`;
-  const path = `${dir}/config.v2.json`;
-  const buf = readOptional(src, path, f, 'container.unreadable');
+  let path = `${dir}/config.v2.json`;
+  let buf = readOptional(src, path, f, 'container.unreadable');
+  // Pre-1.10 engines wrote config.json (same shape; Image is a bare v1 ID), and 1.10 migrated it.
   if (!buf) {
-    f.add('warn', 'container.no-config', 'container directory without config.v2.json', dir);
+    path = `${dir}/config.json`;
+    buf = readOptional(src, path, f, 'container.unreadable');
+  }
+  if (!buf) {
+    f.add('warn', 'container.no-config', 'container directory without config.v2.json or config.json', dir);
     return undefined;
   }
   const c = parseContainerConfig(buf, dirId, path, f);
@@ -150,6 +157,7 @@ export function loadContainer(src: Source, dirId: string, f: Findings): Containe
   }
   return {
     ...c,
+    legacyConfig: path.endsWith('/config.json'),
     hostConfig,
     files: readdirOptional(src, dir, f, 'container.unreadable'),
     dirStat: lstatOptional(src, dir, f, 'container.unreadable'),
