@@ -1,4 +1,15 @@
+import type { ContainerdStore } from '../model/containerd.js';
 import type { ContainerNode, ImageNode, Model } from '../model/graph.js';
+import { lookupKey, parseNormalizedNamed } from '../model/reference.js';
+import type { V2Metadata } from '../store/distribution.js';
+import {
+  imageHistoryContainerd,
+  inspectImageContainerd,
+  layerResolutionContainerd,
+  listImagesContainerd,
+  snapshotView,
+  type SnapshotView,
+} from './containerd.js';
 import { GO_ZERO_TIME, goRFC3339Nano, isZeroTime, unixSeconds } from '../model/time.js';
 import type { DriverDir } from '../store/overlay2.js';
 import { goContainerConfig, goZeroContainerConfig } from './goshape.js';
@@ -39,14 +50,17 @@ export interface ImageSummary {
   RepoTags: string[];
   SharedSize: number;
   Size: number;
-  VirtualSize: number;
+  /** API < 1.44 only (the graph-driver answers here are 20.10's superset). */
+  VirtualSize?: number;
+  /** Not Docker's: which image store the image is in. */
+  Dockscope?: { Store: string };
 }
 
 /** daemon/images/images.go Images(): which images `docker image ls [-a]` lists, newest first. */
 export function listImages(model: Model, all: boolean): ImageSummary[] {
   const out: ImageSummary[] = [];
   for (const img of model.images.values()) {
-    if (!img.loadable) continue;
+    if (!img.loadable || img.store.kind !== 'graphdriver') continue;
     const tags = img.repoTags;
     const digests = img.repoDigests;
     // Untagged images with children are intermediate (build steps): shown only with -a. Like
@@ -64,14 +78,42 @@ export function listImages(model: Model, all: boolean): ImageSummary[] {
       SharedSize: -1,
       Size: img.size,
       VirtualSize: img.size,
+      Dockscope: { Store: img.store.name },
     });
   }
+  for (const s of model.containerdStores) out.push(...listImagesContainerd(model, s, all));
   return out.sort((a, b) => b.Created - a.Created || (a.Id < b.Id ? -1 : 1));
 }
 
+/** One rootfs layer resolved to where the store keeps it. */
+export interface LayerResolution {
+  Index: number;
+  DiffID: string;
+  ChainID: string;
+  LayerDB: string | null;
+  Present: boolean;
+  DiffMatches: boolean;
+  ParentMatches: boolean;
+  Size: number | null;
+  /** overlay2: the driver dir id; containerd: null (see Snapshot). */
+  CacheID: string | null;
+  /** overlay2: `overlay2/<cache-id>`; containerd: the snapshot's `snapshots/<n>/fs`. */
+  DriverDir: string | null;
+  DriverDirPresent: boolean;
+  Link: string | null;
+  LinkPresent: boolean;
+  TarSplit: boolean;
+  Distribution: V2Metadata[];
+  /** containerd: the committed snapshot keyed by the chainID. */
+  Snapshot?: SnapshotView | null;
+  /** containerd: the manifest's layer blob in the content store. */
+  Blob?: { Digest: string; MediaType: string; Size: number; Present: boolean; Path: string; Uncompressed?: string } | null;
+}
+
 /** The layer resolution Docker never shows: one entry per rootfs layer. */
-export function layerResolution(model: Model, img: ImageNode, paths: PathMap) {
-  const store = model.stores[0];
+export function layerResolution(model: Model, img: ImageNode, paths: PathMap): LayerResolution[] {
+  if (img.store.kind === 'containerd') return layerResolutionContainerd(model, img, paths);
+  const store = img.store;
   const home = store?.dirs.home ?? 'overlay2';
   return img.layers.map((l) => {
     const rec = l.layer?.record;
@@ -96,13 +138,51 @@ export function layerResolution(model: Model, img: ImageNode, paths: PathMap) {
   });
 }
 
-export function inspectImage(model: Model, img: ImageNode, paths: PathMap) {
+/**
+ * `docker image inspect`. Graph-driver images get API 1.41's superset (Container,
+ * ContainerConfig, VirtualSize); containerd images the shape Docker 26 gives them (API 1.45).
+ */
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Parent: string;
+  Comment: string;
+  Created: string;
+  Container?: string;
+  ContainerConfig?: Record<string, unknown> | null;
+  DockerVersion: string;
+  Author: string;
+  Config: Record<string, unknown> | null;
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  OsVersion?: string;
+  Size: number;
+  VirtualSize?: number;
+  GraphDriver: { Data: Record<string, string> | null; Name: string };
+  RootFS: { Type: string; Layers?: string[] };
+  Metadata: { LastTagTime: string };
+  Dockscope: {
+    Store: string;
+    Restorable: boolean;
+    DropReason?: string;
+    BuiltLocally: boolean;
+    ConfigDigestMatches: boolean;
+    Children: string[];
+    Layers: LayerResolution[];
+    Containerd?: Record<string, unknown>;
+  };
+}
+
+export function inspectImage(model: Model, img: ImageNode, paths: PathMap): ImageInspect {
+  if (img.store.kind === 'containerd') return inspectImageContainerd(model, img, paths);
   const cfg = img.config;
   const history = cfg?.history ?? [];
   let comment = cfg?.comment ?? '';
   if (comment === '' && history.length > 0) comment = history[history.length - 1]!.comment ?? '';
   const top = img.topChainID ? model.layer(img.topChainID) : undefined;
-  const driver = model.stores[0]?.driver ?? '';
+  const driver = img.store.driver;
   return {
     Id: img.id,
     RepoTags: img.repoTags,
@@ -125,6 +205,7 @@ export function inspectImage(model: Model, img: ImageNode, paths: PathMap) {
     RootFS: { Type: cfg?.rootfsType ?? 'layers', ...(img.layers.length ? { Layers: img.layers.map((l) => l.diffID) } : {}) },
     Metadata: { LastTagTime: img.record.lastUpdated ? goRFC3339Nano(img.record.lastUpdated) : GO_ZERO_TIME },
     Dockscope: {
+      Store: img.store.name,
       Restorable: img.loadable,
       ...(img.dropReason ? { DropReason: img.dropReason } : {}),
       BuiltLocally: img.record.builtLocally,
@@ -148,6 +229,7 @@ export interface HistoryItem {
 
 /** daemon/images/image_history.go ImageHistory(), newest step first. */
 export function imageHistory(model: Model, img: ImageNode): HistoryItem[] {
+  if (img.store.kind === 'containerd') return imageHistoryContainerd(model, img);
   const items: HistoryItem[] = [];
   let layer = 0;
   for (const h of img.config?.history ?? []) {
@@ -243,11 +325,24 @@ export function imageShown(model: Model, c: ContainerNode): string {
   const given = typeof c.record.config.Image === 'string' ? c.record.config.Image : '';
   if (given && given !== c.record.image) {
     const parsed = given.startsWith('sha256:') ? undefined : given;
-    const id = parsed ? resolveQuiet(model, parsed) : undefined;
+    // A name is looked up in the container's own store (both kinds can share one disk).
+    const id = parsed ? (c.store?.kind === 'containerd' ? resolveInContainerd(model, c.store, parsed) : resolveQuiet(model, parsed)) : undefined;
     if (id === c.record.image) return given;
     return c.record.image;
   }
   return given || c.record.image;
+}
+
+function resolveInContainerd(model: Model, store: ContainerdStore, ref: string): string | undefined {
+  const named = parseNormalizedNamed(ref);
+  const hit = named ? store.refs.get(lookupKey(named)) : undefined;
+  if (hit) return model.images.get(hit.id)?.loadable ? hit.id : undefined;
+  const hex = ref.replace(/^sha256:/, '');
+  if (/^[a-f0-9]{4,64}$/.test(hex)) {
+    const hits = [...model.images.values()].filter((i) => i.store === store && i.loadable && i.id.slice(7).startsWith(hex));
+    if (hits.length === 1) return hits[0]!.id;
+  }
+  return undefined;
 }
 
 function resolveQuiet(model: Model, ref: string): string | undefined {
@@ -291,7 +386,7 @@ export function listContainers(model: Model, all: boolean, paths: PathMap, now =
       State: state,
       Status: statusString(c, now),
       Mounts: mountsOf(c, paths, false),
-      Dockscope: { CreatedAt: c.record.created ?? null, ImagePresent: c.image?.loadable === true },
+      Dockscope: { CreatedAt: c.record.created ?? null, ImagePresent: c.image?.loadable === true, Store: c.store?.name ?? null },
     });
   }
   return out.sort((a, b) => (b.Dockscope.CreatedAt ?? '').localeCompare(a.Dockscope.CreatedAt ?? '') || a.Id.localeCompare(b.Id));
@@ -361,10 +456,23 @@ export function inspectContainer(model: Model, c: ContainerNode, paths: PathMap)
     Config: r.config,
     NetworkSettings: raw.NetworkSettings ?? null,
     Dockscope: {
+      Store: c.store?.name ?? null,
       ImagePresent: c.image?.loadable === true,
-      MountID: c.mount?.mountID ?? null,
-      InitID: c.mount?.initID ?? null,
-      ParentChainID: c.mount?.parent ?? null,
+      // containerd: the RW and init snapshot keys and the image top layer they sit on.
+      MountID: c.mount?.mountID ?? c.snapshots?.rw?.key ?? null,
+      InitID: c.mount?.initID ?? c.snapshots?.init?.key ?? null,
+      ParentChainID: c.mount?.parent ?? c.snapshots?.init?.parent ?? null,
+      ...(c.snapshots && c.store?.kind === 'containerd'
+        ? {
+            Snapshots: {
+              RW: c.snapshots.rw ? snapshotView(c.store, c.snapshots.rw, paths) : null,
+              Init: c.snapshots.init ? snapshotView(c.store, c.snapshots.init, paths) : null,
+              Lease: c.snapshots.lease ? { ID: c.snapshots.lease.id, Created: c.snapshots.lease.createdAt?.iso ?? null } : null,
+              ContainerdContainer: c.snapshots.meta ? { Runtime: c.snapshots.meta.runtime ?? null, Created: c.snapshots.meta.createdAt?.iso ?? null, Labels: c.snapshots.meta.labels } : null,
+              Problems: c.snapshots.problems,
+            },
+          }
+        : {}),
       HasBeenStartedBefore: raw.HasBeenStartedBefore === true,
       HasBeenManuallyStopped: raw.HasBeenManuallyStopped === true,
       Files: r.files,

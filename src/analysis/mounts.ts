@@ -1,5 +1,6 @@
 import type { ContainerNode, Model } from '../model/graph.js';
 import type { DriverDir } from '../store/overlay2.js';
+import { mountReportContainerd, type SnapshotView } from './containerd.js';
 import type { PathMap } from './paths.js';
 
 export interface StackEntry {
@@ -14,10 +15,16 @@ export interface StackEntry {
   diffID?: string;
   /** Position in the image rootfs, base = 0. */
   index?: number;
+  /** containerd: the snapshot (`id` is then its key, `diff` its fs dir). */
+  snapshot?: SnapshotView;
+  /** containerd: an init snapshot of a classic-builder step, part of the image's chain. */
+  buildStep?: boolean;
 }
 
 export interface MountReport {
   driver: string;
+  /** The image store the container's layers are in. */
+  store?: string;
   stack: StackEntry[];
   work?: string;
   merged?: string;
@@ -36,6 +43,7 @@ export interface MountReport {
  * against the `lower` file Docker wrote, with the mount lines an analyst can run on a copy.
  */
 export function mountReport(model: Model, c: ContainerNode, paths: PathMap): MountReport {
+  if (c.store?.kind === 'containerd' && c.snapshots) return { ...mountReportContainerd(model, c, paths), volumes: volumesOf(c, paths) };
   const driver = c.record.driver;
   const store = model.stores.find((s) => s.driver === driver) ?? model.stores[0];
   const home = store?.dirs.home ?? driver;
@@ -79,15 +87,9 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
   const readOnlyMount = upper
     ? `mount -t overlay overlay -o ${q(`ro,lowerdir=${[upper.diff, ...lowers].join(':')}`)} ${q(`/mnt/${c.id.slice(0, 12)}`)}`
     : undefined;
-  const volumes = c.record.mountPoints
-    .map((m) => {
-      let evidencePath: string | undefined;
-      if (m.Type === 'volume' && (m.Driver === 'local' || m.Driver === '') && m.Name && !m.Name.includes('/')) evidencePath = paths.abs(`volumes/${m.Name}/_data`);
-      return { type: m.Type, name: m.Name, source: m.Source, destination: m.Destination, rw: m.RW, evidencePath };
-    })
-    .sort((a, b) => a.destination.localeCompare(b.destination));
   return {
     driver,
+    store: store?.name,
     stack,
     work,
     merged,
@@ -96,6 +98,17 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
     problems,
     dockerMount,
     readOnlyMount,
-    volumes,
+    volumes: volumesOf(c, paths),
   };
+}
+
+/** Volumes and binds of a container, with where a local volume's data lies in the evidence. */
+function volumesOf(c: ContainerNode, paths: PathMap): MountReport['volumes'] {
+  return c.record.mountPoints
+    .map((m) => {
+      let evidencePath: string | undefined;
+      if (m.Type === 'volume' && (m.Driver === 'local' || m.Driver === '') && m.Name && !m.Name.includes('/')) evidencePath = paths.abs(`volumes/${m.Name}/_data`);
+      return { type: m.Type, name: m.Name, source: m.Source, destination: m.Destination, rw: m.RW, evidencePath };
+    })
+    .sort((a, b) => a.destination.localeCompare(b.destination));
 }

@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { choosePathMap, type PathMap } from '../analysis/paths.js';
-import { buildModel, type Model } from '../model/graph.js';
+import { loadModel, type Model } from '../model/graph.js';
 import { ResolveError } from '../model/resolve.js';
 import { openEvidence, type Evidence } from '../source/open.js';
 import { isEvidenceError } from '../source/types.js';
@@ -12,6 +12,8 @@ export interface GlobalArgs {
   root: string;
   json?: boolean;
   'as-root'?: string;
+  /** containerd's root: a path inside the evidence (or, for directory evidence, on this machine). */
+  'containerd-root'?: string;
   'no-color'?: boolean;
 }
 
@@ -25,7 +27,7 @@ export interface Context {
 
 export async function loadContext(argv: GlobalArgs): Promise<Context> {
   const ev = await openEvidence(argv.root);
-  const model = buildModel(ev.root);
+  const model = await loadModel(ev, { containerdRoot: argv['containerd-root'] });
   for (const p of ev.problems) model.findings.add('error', 'source.problem', p);
   return { ev, model, paths: choosePathMap(ev, model, argv['as-root']), style: makeStyle(argv['no-color'] ? false : undefined), json: argv.json === true };
 }

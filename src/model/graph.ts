@@ -9,6 +9,17 @@ import { Overlay2Dirs, type DriverDir, type ShortLink } from '../store/overlay2.
 import { readdirOptional } from '../store/read.js';
 import { loadRepositories, type RepoEntry } from '../store/repositories.js';
 import { chainIDs } from './chainid.js';
+import {
+  attachContainerdContainer,
+  findContainerdRoot,
+  loadContainerdStore,
+  prefetchContainerd,
+  type ContainerdImageInfo,
+  type ContainerdOptions,
+  type ContainerdStore,
+  type ContainerSnapshots,
+  type SnapshotNode,
+} from './containerd.js';
 import { familiarString, fullString, parseNormalizedNamed } from './reference.js';
 
 /** Docker refuses chains deeper than this when creating layers (layer_store.go maxLayerDepth). */
@@ -19,7 +30,14 @@ const WALK_LIMIT = 4096;
 /** A read-only layer as the store holds it, keyed by chainID. */
 export interface LayerNode {
   chainID: string;
+  /** The image store the layer is in. */
+  store: ImageStore;
+  /** Graph-driver store: the layerdb record. */
   record?: LayerRecord;
+  /** containerd store: the committed snapshot keyed by this chainID. */
+  snapshot?: SnapshotNode;
+  /** containerd store: the diffID, as the images using the layer state it. */
+  diffID?: string;
   /** Driver dir named by the record's cache-id. */
   dir?: DriverDir;
   /** `l/<link>` entry for the dir's link. */
@@ -39,10 +57,14 @@ export interface ImageLayer {
   diffMatches: boolean;
   /** layerdb `parent` equals the recomputed chainID below. */
   parentMatches: boolean;
+  /** containerd store: the manifest's (usually compressed) layer blob. */
+  blob?: { digest: string; mediaType: string; size: number; present: boolean; uncompressed?: string };
 }
 
 export interface ImageNode {
   id: string;
+  /** The image store the image is in. */
+  store: ImageStore;
   record: ImageRecord;
   config?: ImageConfig;
   /** Familiar references, sorted like Docker (by fully-qualified string). */
@@ -56,6 +78,10 @@ export interface ImageNode {
   /** Sum of layer sizes along the top layer's parent chain, as Docker computes it. */
   size: number;
   children: string[];
+  /** containerd store: records, manifests and the engine's per-command views of them. */
+  containerd?: ContainerdImageInfo;
+  /** containerd store: the image record a reference resolved through (history walks from it). */
+  resolvedVia?: string;
 }
 
 export interface ContainerNode {
@@ -67,9 +93,16 @@ export interface ContainerNode {
   init?: DriverDir;
   /** The image top layer the RW layer was created on (layerdb mounts/<id>/parent). */
   parentLayer?: LayerNode;
+  /** The image store whose driver/snapshotter the container's `Driver` names. */
+  store?: ImageStore;
+  /** containerd store: RW (`<id>`) and init (`<id>-init`) snapshots and the chain below. */
+  snapshots?: ContainerSnapshots;
 }
 
 export interface GraphStore {
+  kind: 'graphdriver';
+  /** Shown as the store an object came from: the driver name, e.g. 'overlay2'. */
+  name: string;
   /** e.g. 'overlay2'. */
   driver: string;
   /** 'image/overlay2'. */
@@ -80,13 +113,18 @@ export interface GraphStore {
   dirs: Overlay2Dirs;
 }
 
+/** A store of images and layers: a graph driver's `image/<driver>/` or a containerd root. */
+export type ImageStore = GraphStore | ContainerdStore;
+
 export class Model {
   readonly findings = new Findings();
   readonly images = new Map<string, ImageNode>();
   readonly layers = new Map<string, LayerNode>();
   readonly containers = new Map<string, ContainerNode>();
-  /** Image stores found (one per `image/<driver>/`). */
+  /** Graph-driver image stores found (one per `image/<driver>/`). */
   readonly stores: GraphStore[] = [];
+  /** containerd image stores (at most one root is read). */
+  readonly containerdStores: ContainerdStore[] = [];
   /** Familiar lookup key ('ubuntu:latest', 'ubuntu@sha256:…') → image ID. */
   readonly refIndex = new Map<string, string>();
 
@@ -94,6 +132,17 @@ export class Model {
 
   get store(): GraphStore | undefined {
     return this.stores[0];
+  }
+
+  /** Every image store, graph-driver ones first. */
+  allStores(): ImageStore[] {
+    return [...this.stores, ...this.containerdStores];
+  }
+
+  /** Layers of every store (graph-driver ones are also in `layers`, keyed by chainID). */
+  *allLayers(): Generator<LayerNode> {
+    yield* this.layers.values();
+    for (const s of this.containerdStores) yield* s.layers.values();
   }
 
   layer(chainID: string): LayerNode | undefined {
@@ -137,6 +186,8 @@ function loadGraphStore(model: Model, driver: string): void {
   const { src, findings: f } = model;
   const imageRoot = `image/${driver}`;
   const store: GraphStore = {
+    kind: 'graphdriver',
+    name: driver,
     driver,
     imageRoot,
     repositories: loadRepositories(src, imageRoot, f),
@@ -147,7 +198,7 @@ function loadGraphStore(model: Model, driver: string): void {
   model.stores.push(store);
 
   for (const [chainID, record] of store.layerdb.layers) {
-    const node: LayerNode = { chainID, record, images: new Set(), containers: new Set() };
+    const node: LayerNode = { chainID, store, record, images: new Set(), containers: new Set() };
     if (record.cacheID) {
       node.dir = store.dirs.dir(record.cacheID);
       if (!node.dir) f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver}/ dir`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
@@ -174,6 +225,7 @@ function loadGraphStore(model: Model, driver: string): void {
     const refs = (refsById.get(rec.id) ?? []).sort((a, b) => (a.full < b.full ? -1 : a.full > b.full ? 1 : 0));
     const img: ImageNode = {
       id: rec.id,
+      store,
       record: rec,
       config: rec.config,
       repoTags: refs.filter((r) => r.tag && !r.digest).map((r) => r.familiar),
@@ -221,6 +273,13 @@ function attachContainers(model: Model): void {
     c.image = model.images.get(rec.image);
     // The driver is decided per container: stores of several drivers can share one data root.
     const store = model.stores.find((s) => s.driver === rec.driver);
+    const cstore = store ? undefined : model.containerdStores.find((s) => s.snapshotters.has(rec.driver) || s.driver === rec.driver);
+    if (cstore) {
+      attachContainerdContainer(model, cstore, c);
+      model.containers.set(rec.id, c);
+      continue;
+    }
+    if (store) c.store = store;
     const mount = store?.layerdb.mounts.get(rec.id);
     if (mount && store) {
       c.mount = mount;
@@ -235,8 +294,14 @@ function attachContainers(model: Model): void {
   }
 }
 
-/** Builds the model of a 1.10+ graph-driver data root. */
-export function buildModel(src: Source): Model {
+export type BuildOptions = ContainerdOptions;
+
+/**
+ * Builds the model of a data root: its 1.10+ graph-driver stores and, when one is found (see
+ * findContainerdRoot; `opts.top`/`rootPath` let it look beside the data root), the containerd
+ * image store, side by side.
+ */
+export function buildModel(src: Source, opts: BuildOptions = {}): Model {
   const model = new Model(src);
   const drivers = readdirOptional(src, 'image', model.findings, 'store.unreadable');
   // overlay2 first: a 29 host migrated to containerd may still hold other drivers' leftovers.
@@ -244,6 +309,33 @@ export function buildModel(src: Source): Model {
   for (const d of drivers) {
     if (src.lstat(`image/${d}`)?.type === 'dir') loadGraphStore(model, d);
   }
+  const loc = findContainerdRoot(src, opts, model.findings);
+  if (loc) model.containerdStores.push(loadContainerdStore(model, loc, opts));
   attachContainers(model);
+  const orphaned = [...model.containers.values()].filter((c) => !c.store && c.record.driver);
+  const unserved = [...new Set(orphaned.map((c) => c.record.driver))];
+  if (unserved.length)
+    model.findings.add(
+      'warn',
+      'store.missing',
+      `${orphaned.length} containers use ${unserved.join(', ')}, for which no image store was found` +
+        (unserved.some((d) => !['overlay2', 'aufs', 'vfs', 'btrfs', 'zfs', 'devicemapper', 'fuse-overlayfs', 'overlay', 'windowsfilter'].includes(d))
+          ? ' (a containerd snapshotter: point --root at the filesystem holding var/lib/containerd, or pass --containerd-root)'
+          : ''),
+    );
+  return model;
+}
+
+/**
+ * buildModel for opened evidence: looks for containerd's root beside the data root, and streams
+ * bbolt files an archive index does not keep in memory before the (synchronous) build.
+ */
+export async function loadModel(ev: { top: Source; root: Source; rootPath: string }, opts: { containerdRoot?: string } = {}): Promise<Model> {
+  const base: BuildOptions = { top: ev.top, rootPath: ev.rootPath, containerdRoot: opts.containerdRoot };
+  const probe = new Findings();
+  const loc = findContainerdRoot(ev.root, base, probe);
+  const prefetched = loc ? await prefetchContainerd(loc, probe) : undefined;
+  const model = buildModel(ev.root, { ...base, prefetched });
+  for (const f of probe.list) if (f.code === 'containerd.unreadable') model.findings.list.push(f);
   return model;
 }

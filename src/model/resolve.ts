@@ -23,8 +23,18 @@ function byPrefix<T>(ids: Iterable<string>, prefix: string, get: (id: string) =>
 }
 
 /**
+ * A containerd image as reached through one of its records: Docker's history walks from the
+ * record a reference names (by ID: the first record, in name order, with that target).
+ */
+function via(img: ImageNode, record?: string): ImageNode {
+  if (img.store.kind !== 'containerd' || !img.containerd) return img;
+  return { ...img, resolvedVia: record ?? img.containerd.records[0]?.name };
+}
+
+/**
  * Resolves an image reference the way `docker image inspect` does (daemon GetImage): a full ID,
- * then a name[:tag] or name@digest from repositories.json, then a unique ID prefix.
+ * then a name[:tag] or name@digest from repositories.json (or containerd's image records), then
+ * a unique ID prefix.
  */
 export function resolveImage(model: Model, ref: string): ImageNode {
   const images = [...model.images.values()].filter((i) => i.loadable);
@@ -33,16 +43,17 @@ export function resolveImage(model: Model, ref: string): ImageNode {
   const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
   if (HEX64.test(hex)) {
     const img = model.images.get(`sha256:${hex}`);
-    if (img?.loadable) return img;
+    if (img?.loadable) return via(img);
   }
   const named = parseNormalizedNamed(ref);
   if (named) {
-    const id = model.refIndex.get(lookupKey(named));
+    const key = lookupKey(named);
+    const id = model.refIndex.get(key);
     const img = id ? model.images.get(id) : undefined;
-    if (img?.loadable) return img;
+    if (img?.loadable) return img.store.kind === 'containerd' ? via(img, img.store.refs.get(key)?.record.name) : img;
   }
   const hit = byPrefix(ids, ref, get, 'images');
-  if (hit) return hit;
+  if (hit) return via(hit);
   const notRestorable = [...model.images.values()].find((i) => !i.loadable && (i.id === `sha256:${hex}` || i.id.slice(7).startsWith(hex)));
   const extra = notRestorable ? ` (image ${notRestorable.id} is on disk but Docker would not restore it: ${notRestorable.dropReason})` : '';
   throw new ResolveError(

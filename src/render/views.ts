@@ -11,7 +11,11 @@ import { renderTree, type TreeNode } from './tree.js';
 const mark = (s: ChalkInstance, ok: boolean) => (ok ? s.green('✓') : s.red('✗'));
 
 export function imagesTable(list: ImageSummary[], opts: { digests: boolean; noTrunc: boolean }): string {
-  const head = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+  // Both stores on one disk: say which one each row is from.
+  const stores = new Set(list.map((i) => i.Dockscope?.Store ?? ''));
+  const withStore = stores.size > 1;
+  const head = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE', ...(withStore ? ['STORE'] : [])];
+  const st = (img: ImageSummary) => (withStore ? [img.Dockscope?.Store ?? '-'] : []);
   const rows: string[][] = [];
   for (const img of list) {
     const id = opts.noTrunc ? img.Id : shortHex(img.Id);
@@ -24,14 +28,14 @@ export function imagesTable(list: ImageSummary[], opts: { digests: boolean; noTr
       const tag = t.slice(repo.length + 1);
       const digest = img.RepoDigests.find((d) => d !== '<none>@<none>' && repoOf(d) === repo)?.slice(repo.length + 1) ?? '<none>';
       seen.add(repo);
-      rows.push([repo, tag, ...(opts.digests ? [digest] : []), id, isoSeconds(img.Created), humanSize(img.Size)]);
+      rows.push([repo, tag, ...(opts.digests ? [digest] : []), id, isoSeconds(img.Created), humanSize(img.Size), ...st(img)]);
     }
     if (opts.digests)
       for (const d of img.RepoDigests) {
         const repo = repoOf(d);
         if (d === '<none>@<none>' || seen.has(repo)) continue;
         seen.add(repo);
-        rows.push([repo, '<none>', d.slice(repo.length + 1), id, isoSeconds(img.Created), humanSize(img.Size)]);
+        rows.push([repo, '<none>', d.slice(repo.length + 1), id, isoSeconds(img.Created), humanSize(img.Size), ...st(img)]);
       }
   }
   return table(head, rows);
@@ -70,6 +74,7 @@ export function imageText(v: ImageView, s: ChalkInstance): string {
       ['Comment', i.Comment || undefined],
       ['Docker version', i.DockerVersion || undefined],
       ['Platform', `${i.Os}/${i.Architecture}${i.Variant ? '/' + i.Variant : ''}`],
+      ['Store', `${i.Dockscope.Store} (${i.GraphDriver.Name})`],
       ['Size', `${humanSize(i.Size)} (${i.Size} bytes)`],
       ['Restorable', i.Dockscope.Restorable ? 'yes' : `no: ${i.Dockscope.DropReason}`],
       ['Config digest', i.Dockscope.ConfigDigestMatches ? 'matches the image ID' : 'DOES NOT match the image ID'],
@@ -104,7 +109,7 @@ export function imageText(v: ImageView, s: ChalkInstance): string {
   out.push('', s.bold('Layers') + ' (base first)');
   const nodes: TreeNode[] = i.Dockscope.Layers.map((l) => ({
     label: `L${l.Index} ${e(l.DiffID)}`,
-    children: [
+    children: l.Snapshot !== undefined || l.Blob !== undefined ? snapshotLayerRows(l, s) : [
       { label: `chainID   ${e(l.ChainID)} ${mark(s, l.Present)}${l.Present ? '' : ' missing from layerdb'}${l.Present && !l.DiffMatches ? s.red(' diff file differs') : ''}${l.Present && !l.ParentMatches ? s.red(' parent differs') : ''}` },
       { label: `cache-id  ${e(l.CacheID ?? '-')}` },
       { label: `dir       ${e(l.DriverDir ?? '-')} ${mark(s, l.DriverDirPresent)}` },
@@ -117,17 +122,38 @@ export function imageText(v: ImageView, s: ChalkInstance): string {
   return out.join('\n');
 }
 
+/** A containerd layer: the committed snapshot keyed by its chainID, and the blob it came from. */
+function snapshotLayerRows(l: ImageView['inspect']['Dockscope']['Layers'][number], s: ChalkInstance): TreeNode[] {
+  const sn = l.Snapshot;
+  return [
+    { label: `chainID   ${e(l.ChainID)} ${mark(s, l.Present)}${l.Present ? '' : ' no snapshot (not unpacked)'}${l.Present && !l.DiffMatches ? s.red(' blob label names another diffID') : ''}${l.Present && !l.ParentMatches ? s.red(' snapshot parent differs') : ''}` },
+    { label: `snapshot  ${sn ? `${sn.Id ?? '?'} ${e(sn.Kind)} ${e(sn.BackendKey ?? '')}` : '-'}` },
+    { label: `dir       ${e(l.DriverDir ?? '-')} ${mark(s, l.DriverDirPresent)}` },
+    { label: `size      ${l.Size === null ? '-' : `${humanSize(l.Size)} (${l.Size} bytes)`}` },
+    ...(l.Blob ? [{ label: `blob      ${e(l.Blob.Digest)} ${e(l.Blob.MediaType)} ${humanSize(l.Blob.Size)} ${mark(s, l.Blob.Present)}` }] : []),
+    ...l.Distribution.map((d) => ({ label: `pulled    ${e(d.SourceRepository)} ${e(d.Digest)}` })),
+  ];
+}
+
 export function chainText(r: ChainReport, s: ChalkInstance): string {
   const out: string[] = [];
   out.push(s.bold(`Layer ${e(r.chainID)}`));
-  out.push(fields([['Matched', r.matches.map((m) => `${m.kind} ${m.value}`).join('; ')]]));
+  out.push(fields([['Matched', r.matches.map((m) => `${m.kind} ${m.value}`).join('; ')], ['Store', r.store]]));
   if (r.problem) out.push(s.red(`Chain problem: ${e(r.problem)}`));
   out.push('', s.bold('Chain') + ' (base first; each chainID recomputed from the one below and its diffID)');
   out.push(
     renderTree(
       r.steps.map((st, i) => ({
-        label: `${i}: ${e(st.chainID)} ${mark(s, st.recomputedMatches)}${st.recomputedMatches ? '' : s.red(` recomputed ${e(st.recomputed ?? '-')}`)}`,
-        children: [
+        label: st.buildStep
+          ? `${i}: ${e(st.chainID)} ${s.dim('(init snapshot of a build step, between two layers)')}`
+          : `${i}: ${e(st.chainID)} ${mark(s, st.recomputedMatches)}${st.recomputedMatches ? '' : s.red(` recomputed ${e(st.recomputed ?? '-')}`)}`,
+        children: st.snapshot ? [
+          ...(st.buildStep ? [] : [{ label: `diffID   ${e(st.diffID ?? '-')}` }]),
+          { label: `parent   ${e(st.parent ?? '(base layer)')}` },
+          { label: `snapshot ${e(st.cacheID ?? '?')} ${e(st.snapshot.Kind)} ${e(st.snapshot.BackendKey ?? '')}` },
+          { label: `dir      ${e(st.driverDir ?? '-')} ${mark(s, st.driverDirPresent)}` },
+          { label: `size     ${st.size === undefined ? '-' : `${humanSize(st.size)} (${st.size} bytes)`}` },
+        ] : [
           { label: `diffID   ${e(st.diffID ?? '-')}` },
           { label: `parent   ${e(st.parent ?? '(base layer)')}` },
           { label: `cache-id ${e(st.cacheID ?? '-')} → ${e(st.driverDir ?? '-')} ${mark(s, st.driverDirPresent)}${st.committed ? ' committed' : ''}` },
@@ -150,15 +176,15 @@ export function chainText(r: ChainReport, s: ChalkInstance): string {
 }
 
 export function mountsText(m: MountReport, s: ChalkInstance): string {
-  const out: string[] = [s.bold('Layer stack') + ' (top to bottom)'];
+  const out: string[] = [s.bold('Layer stack') + ` (top to bottom${m.store ? `; ${m.store} store` : ''})`];
   out.push(
     table(
-      ['ROLE', 'DIR', 'LINK', 'LAYER'],
+      ['ROLE', 'DIR', m.stack.some((x) => x.snapshot) ? 'SNAPSHOT' : 'LINK', 'LAYER'],
       m.stack.map((x) => [
-        x.role === 'image' ? `image L${x.index}` : x.role,
+        x.role === 'image' ? (x.buildStep ? 'build step' : x.index === undefined ? 'image' : `image L${x.index}`) : x.role,
         `${x.diff}${x.present ? '' : ' (missing)'}`,
-        x.link ? `l/${x.link}` : '-',
-        x.chainID ? `chain ${shortHex(x.chainID)} diff ${shortHex(x.diffID ?? '')}` : '',
+        x.link ? `l/${x.link}` : x.snapshot ? `snapshot ${x.snapshot.Id ?? '?'} ${x.snapshot.Kind}` : '-',
+        x.chainID ? `chain ${shortHex(x.chainID)} diff ${shortHex(x.diffID ?? '')}` : x.buildStep ? `init ${x.id.slice(0, 12)}… of a build container` : x.snapshot ? x.id : '',
       ]),
     ).replace(/^/gm, '  '),
   );
