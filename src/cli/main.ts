@@ -15,12 +15,15 @@ import * as volumes from './volumes.js';
 import * as logs from './logs.js';
 import * as audit from './audit.js';
 import * as timeline from './timeline.js';
+import * as diff from './diff.js';
+import * as exportCmd from './export.js';
+import * as fsCmd from './fs.js';
 import * as verify from './verify.js';
 
 const VERSION = '0.1.0';
 
 export async function main(args: string[]): Promise<void> {
-  const cmds = [info, images, image, history, chain, containers, container, verify, orphans, save, volumes, networks, logs, timeline, audit] as unknown as CommandModule[];
+  const cmds = [info, images, image, history, chain, containers, container, verify, orphans, save, volumes, networks, logs, diff, fsCmd, exportCmd, timeline, audit] as unknown as CommandModule[];
   let y = yargs(args)
     .scriptName('dockscope')
     .usage('$0 <command> [options]\n\nRead-only forensic inspector for Docker data roots (a directory or a .tar/.tar.gz acquisition).')
