@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
+import './pax-bytes.js';
 import { splitPath } from './paths.js';
 import { resolvePath, type RawTree } from './resolve.js';
 import { EvidenceError, type EntryType, type Source, type Stat } from './types.js';
@@ -174,12 +175,13 @@ class TarTree implements RawTree {
         this.problems.push(`hard link ${JSON.stringify(h.name)} points outside the archive (${JSON.stringify(h.linkname)})`);
       }
       const tnode = target && this.nodes.get(target.join('/'));
-      if (tnode && tnode.stat.type === 'file') {
+      // Any non-directory can be hard-linked: a shared whiteout inode (char 0:0) too.
+      if (tnode && tnode.stat.type !== 'dir') {
         const tkey = target!.join('/');
         node.linkTo = tnode.linkTo ?? tkey;
         node.body = tnode.body;
-        stat.size = tnode.stat.size;
-        stat.inode = tnode.stat.inode;
+        node.xattrs ??= tnode.xattrs;
+        Object.assign(stat, { type: tnode.stat.type, size: tnode.stat.size, inode: tnode.stat.inode, rdevMajor: tnode.stat.rdevMajor, rdevMinor: tnode.stat.rdevMinor, linkTarget: tnode.stat.linkTarget });
         tnode.stat.nlink++;
         stat.nlink = tnode.stat.nlink;
       } else if (target) {

@@ -95,3 +95,50 @@ test('open: archive:inner/path names the data root explicitly', async () => {
   assert.equal(ev.rootPath, 'var/lib/docker/overlay2');
   assert.deepEqual(ev.root.readdir('l'), ['ABS', 'LINK', 'LOOP', 'OUT']);
 });
+
+/** A raw ustar header: what tar-stream will not write for us (a PAX record with binary bytes). */
+function ustar(name: string, typeflag: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('14000000000\0', 136);
+  h.write('        ', 148);
+  h.write(typeflag, 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+
+test('tar: binary xattr values (security.capability) are kept byte for byte', async () => {
+  const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xa3, 0xca, 0xff, 0x00, 0x80, 0x7f]);
+  const body = Buffer.concat([Buffer.from('SCHILY.xattr.security.capability='), value, Buffer.from('\n')]);
+  let rec = Buffer.concat([Buffer.from(`${body.length + 3} `), body]);
+  if (rec.length !== body.length + 3) rec = Buffer.concat([Buffer.from(`${body.length + 4} `), body]);
+  const tar = Buffer.concat([ustar('x/containers/', '5', 0), ustar('x/PaxHeaders/f', 'x', rec.length), pad(rec), ustar('x/f', '0', 2), pad(Buffer.from('hi')), Buffer.alloc(1024)]);
+  const src = await TarSource.open(tmpFile('cap.tar', tar));
+  assert.deepEqual(src.xattrs('x/f').get('security.capability'), value);
+  assert.equal(src.readFile('x/f', 10).toString(), 'hi');
+});
+
+test('tar: a hard link to a whiteout is a whiteout, not an empty file', async () => {
+  const file = tmpFile(
+    'wh.tar',
+    await buildTar([
+      { name: 'd/containers/', type: 'directory' },
+      { name: 'd/a', type: 'character-device', devmajor: 0, devminor: 0, mode: 0 },
+      { name: 'd/b', type: 'link', linkname: 'd/a' },
+    ]),
+  );
+  const src = await TarSource.open(file);
+  const b = src.lstat('d/b')!;
+  assert.equal(b.type, 'char');
+  assert.equal(b.rdevMajor, 0);
+  assert.equal(b.inode, src.lstat('d/a')!.inode);
+});
