@@ -64,7 +64,16 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
   out.push(sec.length ? fields(sec.map((k) => [k, typeof hc[k] === 'string' ? (hc[k] as string) : JSON.stringify(hc[k])]), '  ') : '  (defaults)');
   out.push('', s.bold('Layers') + ` (${m.stack.length}; --mounts for the full stack)`);
   const upper = m.stack.find((x) => x.role === 'upper');
-  out.push(fields([['RW layer', upper?.diff], ['mount-id', i.Dockscope.MountID], ['init-id', i.Dockscope.InitID]], '  '));
+  // The containerd store names the RW and init layers by snapshot key, the graph-driver store by mount-id.
+  const snap = (i.Dockscope as { Snapshots?: { RW?: { Name?: string; Id?: number }; Init?: { Name?: string; Id?: number } } }).Snapshots;
+  out.push(
+    fields(
+      snap
+        ? [['RW layer', upper?.diff], ['RW snapshot', snap.RW ? `${snap.RW.Name} (#${snap.RW.Id})` : null], ['init snapshot', snap.Init ? `${snap.Init.Name} (#${snap.Init.Id})` : null]]
+        : [['RW layer', upper?.diff], ['mount-id', i.Dockscope.MountID], ['init-id', i.Dockscope.InitID]],
+      '  ',
+    ),
+  );
   for (const p of m.problems) out.push(s.red(`  ! ${e(p)}`));
   return out.join('\n');
 }
