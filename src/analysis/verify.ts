@@ -4,6 +4,7 @@ import { Findings } from '../store/findings.js';
 import { openTarSplit } from '../store/tarsplit.js';
 import { treeStats } from './dirsize.js';
 import { hashLayer, layerFilesFromSource, walkLayerTree, type ExtraFile, type FileReport } from './reassemble.js';
+import { containerdImageChecks, verifyContainerdLayer, type LayerUse } from './verify-containerd.js';
 
 /**
  * Proves (or disproves) that the layer store is what Docker wrote. Docker itself re-hashes
@@ -21,7 +22,10 @@ export interface Check {
 export interface LayerVerdict {
   chainID: string;
   diffID?: string;
+  /** Graph driver: the driver dir's cache-id. containerd: the snapshot's directory number. */
   cacheID?: string;
+  /** The store the layer is in (absent = graph driver, for older readers). */
+  store?: 'containerd';
   status: Status;
   checks: Check[];
   /** Files that differ from the tar-split (modified, truncated, missing, …). */
@@ -192,21 +196,36 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
   }
   if (store.length === 0 && st) store.push({ check: 'repositories', status: 'ok', detail: `${st.repositories.length} references point at existing images` });
 
-  const layerSet = new Map<string, LayerNode | undefined>();
-  for (const img of images) for (const l of img.layers) if (!layerSet.has(l.chainID)) layerSet.set(l.chainID, l.layer);
+  // Keyed by store and chainID: a migrated host can hold the same chainID in both kinds of store.
+  const layerSet = new Map<string, { chainID: string; node?: LayerNode }>();
+  /** containerd-store layers: the first image layer naming each chainID (with its blob). */
+  const cdUses = new Map<string, { img: ImageNode; use: LayerUse }>();
+  for (const img of images)
+    for (const l of img.layers) {
+      const key = verdictKey(img, l.chainID);
+      if (!layerSet.has(key)) layerSet.set(key, { chainID: l.chainID, node: l.layer });
+      if (img.store.kind !== 'containerd') continue;
+      const prior = cdUses.get(key);
+      // Prefer a use whose blob is on disk: the same layer may be named by several blobs (compressions).
+      if (!prior || (!prior.use.blob?.present && l.blob?.present)) cdUses.set(key, { img, use: { chainID: l.chainID, diffID: l.diffID, blob: l.blob } });
+    }
   const verdicts = new Map<string, LayerVerdict>();
   const withChildren = layersWithChildren(model);
   const facts: StoreFacts = { withChildren, writesCommitted: [...withChildren].some((id) => model.layers.get(id)?.dir?.committed) };
   let done = 0;
-  for (const [chainID, node] of layerSet) {
+  for (const [key, { chainID, node }] of layerSet) {
     opts.onLayer?.(done, layerSet.size, chainID);
-    if (!node?.record) verdicts.set(chainID, { chainID, status: 'missing', checks: [{ check: 'layerdb', status: 'missing', detail: 'no layerdb entry' }], files: [], extras: [] });
-    else verdicts.set(chainID, await verifyLayer(model, node, f, opts, facts));
+    const cd = cdUses.get(key);
+    if (cd && cd.img.store.kind === 'containerd')
+      verdicts.set(key, { ...(await verifyContainerdLayer(model, cd.img.store, node, cd.use, f, opts)), store: 'containerd' });
+    else if (!node?.record) verdicts.set(key, { chainID, status: 'missing', checks: [{ check: 'layerdb', status: 'missing', detail: 'no layerdb entry' }], files: [], extras: [] });
+    else verdicts.set(key, await verifyLayer(model, node, f, opts, facts));
     done++;
   }
   opts.onLayer?.(done, layerSet.size, '');
 
   const imageVerdicts: ImageVerdict[] = images.map((img) => {
+    if (img.store.kind === 'containerd') return containerdImageVerdict(img, verdicts);
     const checks: Check[] = [];
     checks.push(
       img.record.computedId === img.id
@@ -215,7 +234,7 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
     );
     if (!img.config) checks.push({ check: 'config', status: 'mismatch', detail: 'config does not parse' });
     for (const l of img.layers) {
-      const v = verdicts.get(l.chainID)!;
+      const v = verdicts.get(verdictKey(img, l.chainID))!;
       if (l.layer?.record && !l.diffMatches) checks.push({ check: `L${l.index} diff`, status: 'mismatch', detail: `layerdb diff ${l.layer.record.diffID} ≠ rootfs ${l.diffID}` });
       if (l.layer?.record && !l.parentMatches) checks.push({ check: `L${l.index} parent`, status: 'mismatch', detail: `layerdb parent ${l.layer.record.parent ?? '(none)'} ≠ recomputed chain` });
       checks.push({ check: `L${l.index}`, status: v.status, detail: l.chainID });
@@ -225,4 +244,20 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
   const layers = [...verdicts.values()];
   const status = worst([...imageVerdicts.map((i) => i.status), ...layers.map((l) => l.status), ...store.map((s) => s.status)]);
   return { status, images: imageVerdicts, layers, store, findings: f };
+}
+
+function verdictKey(img: ImageNode, chainID: string): string {
+  return img.store.kind === 'containerd' ? `containerd:${chainID}` : chainID;
+}
+
+/** A containerd-store image: its blobs and labels (verify-containerd.ts), then its layers' verdicts. */
+function containerdImageVerdict(img: ImageNode, verdicts: Map<string, LayerVerdict>): ImageVerdict {
+  const checks = img.store.kind === 'containerd' ? containerdImageChecks(img.store, img) : [];
+  for (const l of img.layers) {
+    const v = verdicts.get(verdictKey(img, l.chainID))!;
+    if (l.layer?.snapshot && !l.parentMatches)
+      checks.push({ check: `L${l.index} parent`, status: 'mismatch', detail: `snapshot ${l.chainID}'s parent chain does not lead to ${l.index === 0 ? 'no layer' : img.layers[l.index - 1]!.chainID}` });
+    checks.push({ check: `L${l.index}`, status: v.status, detail: l.chainID });
+  }
+  return { id: img.id, tags: img.repoTags, status: worst(checks.map((c) => c.status)), checks, layers: img.layers.map((l) => l.chainID) };
 }

@@ -6,7 +6,7 @@ import { loadContext, print, printJson, run, type GlobalArgs } from './context.j
 import { EXIT } from './exit.js';
 
 export const command = 'verify [refs..]';
-export const describe = 'Prove the layer store is what Docker wrote: config digests, chainIDs, sizes, overlay2 links, and layer content re-hashed from tar-split';
+export const describe = 'Prove the image store is what Docker wrote: config digests, chainIDs, sizes, overlay2 links, layer content re-hashed from tar-split; on the containerd store, blobs re-hashed and snapshots compared with their layer blobs';
 export const builder = (y: Argv<GlobalArgs>) =>
   y
     .positional('refs', { type: 'string', array: true, describe: 'images to verify (default: all)' })

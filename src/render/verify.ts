@@ -18,20 +18,35 @@ export function verifyText(r: VerifyReport, s: ChalkInstance): string {
     ).replace(/^/gm, '  '),
   );
   out.push('', s.bold('Layers'));
-  const cols = ['chainid', 'size', 'link', 'lower', 'committed', 'content'];
-  out.push(
-    table(
-      ['CHAIN ID', 'CACHE ID', ...cols.map((c) => c.toUpperCase()), 'VERDICT'],
-      r.layers.map((l) => [shortHex(l.chainID), l.cacheID ? shortHex(l.cacheID) : '-', ...cols.map((c) => l.checks.find((x) => x.check === c)?.status ?? '-'), l.status]),
-    ).replace(/^/gm, '  '),
-  );
+  const graph = r.layers.filter((l) => l.store !== 'containerd');
+  const cd = r.layers.filter((l) => l.store === 'containerd');
+  if (graph.length || !cd.length) {
+    const cols = ['chainid', 'size', 'link', 'lower', 'committed', 'content'];
+    out.push(
+      table(
+        ['CHAIN ID', 'CACHE ID', ...cols.map((c) => c.toUpperCase()), 'VERDICT'],
+        graph.map((l) => [shortHex(l.chainID), l.cacheID ? shortHex(l.cacheID) : '-', ...cols.map((c) => l.checks.find((x) => x.check === c)?.status ?? '-'), l.status]),
+      ).replace(/^/gm, '  '),
+    );
+  }
+  if (cd.length) {
+    // containerd image store: snapshot (by directory number), layer blob, blob → diffID, snapshot ↔ blob.
+    const cols = ['snapshot', 'blob', 'uncompressed', 'content'];
+    if (graph.length) out.push('', s.bold('Layers (containerd)'));
+    out.push(
+      table(
+        ['CHAIN ID', 'DIR', ...cols.map((c) => c.toUpperCase()), 'VERDICT'],
+        cd.map((l) => [shortHex(l.chainID), l.cacheID ?? '-', ...cols.map((c) => l.checks.find((x) => x.check === c)?.status ?? '-'), l.status]),
+      ).replace(/^/gm, '  '),
+    );
+  }
   const problems: string[] = [];
   for (const c of r.store) if (c.status !== 'ok') problems.push(`store: ${c.check} ${c.status}: ${e(c.detail)}`);
   for (const i of r.images) for (const c of i.checks) if (c.status !== 'ok' && !/^L\d+$/.test(c.check)) problems.push(`image ${shortHex(i.id)}: ${c.check} ${c.status}: ${e(c.detail)}`);
   for (const l of r.layers) {
     for (const c of l.checks) if (c.status !== 'ok') problems.push(`layer ${shortHex(l.chainID)}: ${c.check} ${c.status}: ${e(c.detail)}`);
     for (const f of l.files.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: ${f.status} ${e(f.path)}${f.detail ? ` (${e(f.detail)})` : ''}`);
-    for (const x of l.extras.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: extra ${x.type} ${e(x.path)} (not in the layer's tar-split)`);
+    for (const x of l.extras.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: extra ${x.type} ${e(x.path)} (not in the layer's ${l.store === 'containerd' ? 'blob' : 'tar-split'})`);
   }
   if (problems.length) out.push('', s.bold('Findings'), ...problems.map((p) => `  ${p}`));
   out.push('', `Verdict: ${statusMark(s, r.status)}`);
