@@ -25,6 +25,18 @@ export function graphDriverData(model: Model, driver: string, dir: DriverDir | u
   if (!dir) return null;
   const store = model.stores.find((s) => s.driver === driver);
   const home = store?.dirs.home ?? driver;
+  if (driver === 'overlay') {
+    // overlay v1 GetMetadata: RootDir when root/ exists (image layers), else the container's dirs.
+    if (dir.hasRoot) return { RootDir: paths.abs(`${home}/${dir.id}/root`) };
+    const data: Record<string, string> = {};
+    if (dir.lowerId) data.LowerDir = paths.abs(`${home}/${dir.lowerId}/root`);
+    data.MergedDir = paths.abs(`${home}/${dir.id}/merged`);
+    data.UpperDir = paths.abs(`${home}/${dir.id}/upper`);
+    data.WorkDir = paths.abs(`${home}/${dir.id}/work`);
+    return data;
+  }
+  // aufs, vfs, btrfs, zfs, devicemapper (without a device) GetMetadata: nil.
+  if (driver !== 'overlay2' && driver !== 'fuse-overlayfs') return null;
   const data: Record<string, string> = {};
   if (dir.lower && dir.lower.length > 0) {
     data.LowerDir = dir.lower
@@ -110,6 +122,20 @@ export interface LayerResolution {
   Blob?: { Digest: string; MediaType: string; Size: number; Present: boolean; Path: string; Uncompressed?: string } | null;
 }
 
+/** Where a driver keeps a layer's directory, relative to the data root. */
+export function driverDirPath(driver: string, home: string, id: string): string {
+  switch (driver) {
+    case 'aufs':
+      return `aufs/diff/${id}`;
+    case 'vfs':
+      return `vfs/dir/${id}`;
+    case 'btrfs':
+      return `btrfs/subvolumes/${id}`;
+    default:
+      return `${home}/${id}`;
+  }
+}
+
 /** The layer resolution Docker never shows: one entry per rootfs layer. */
 export function layerResolution(model: Model, img: ImageNode, paths: PathMap): LayerResolution[] {
   if (img.store.kind === 'containerd') return layerResolutionContainerd(model, img, paths);
@@ -122,13 +148,13 @@ export function layerResolution(model: Model, img: ImageNode, paths: PathMap): L
       Index: l.index,
       DiffID: l.diffID,
       ChainID: l.chainID,
-      LayerDB: rec ? paths.abs(`${store!.imageRoot}/layerdb/sha256/${l.chainID.slice(7)}`) : null,
+      LayerDB: rec ? paths.abs(store.legacy ? `graph/${l.chainID}` : `${store!.imageRoot}/layerdb/sha256/${l.chainID.slice(7)}`) : null,
       Present: rec !== undefined,
       DiffMatches: l.diffMatches,
       ParentMatches: l.parentMatches,
       Size: rec?.size ?? null,
       CacheID: rec?.cacheID ?? null,
-      DriverDir: rec?.cacheID ? paths.abs(`${home}/${rec.cacheID}`) : null,
+      DriverDir: rec?.cacheID ? paths.abs(driverDirPath(store.driver, home, rec.cacheID)) : null,
       DriverDirPresent: dir !== undefined,
       Link: dir?.link ?? null,
       LinkPresent: l.layer?.shortLink?.id === rec?.cacheID && rec?.cacheID !== undefined,
@@ -172,6 +198,8 @@ export interface ImageInspect {
     Children: string[];
     Layers: LayerResolution[];
     Containerd?: Record<string, unknown>;
+    Legacy?: { V1ID: string; Checksum: string | null; MigratedTo: string | null };
+    MigratedFrom?: string[];
   };
 }
 
@@ -212,8 +240,15 @@ export function inspectImage(model: Model, img: ImageNode, paths: PathMap): Imag
       ConfigDigestMatches: img.record.computedId === img.id,
       Children: img.children,
       Layers: layerResolution(model, img, paths),
+      ...(img.legacy ? { Legacy: { V1ID: img.legacy.v1ID, Checksum: img.legacy.checksum ?? null, MigratedTo: img.legacy.migratedTo ?? null } } : {}),
+      ...(!img.legacy && model.migration.size ? migratedFrom(model, img.id) : {}),
     },
   };
+}
+
+function migratedFrom(model: Model, id: string): { MigratedFrom?: string[] } {
+  const from = [...model.migration].filter(([, v]) => v === id).map(([k]) => k);
+  return from.length ? { MigratedFrom: from } : {};
 }
 
 export interface HistoryItem {

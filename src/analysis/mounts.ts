@@ -45,8 +45,9 @@ export interface MountReport {
 export function mountReport(model: Model, c: ContainerNode, paths: PathMap): MountReport {
   if (c.store?.kind === 'containerd' && c.snapshots) return { ...mountReportContainerd(model, c, paths), volumes: volumesOf(c, paths) };
   const driver = c.record.driver;
-  const store = model.stores.find((s) => s.driver === driver) ?? model.stores[0];
+  const store = (c.store?.kind === 'graphdriver' ? c.store : undefined) ?? model.stores.find((s) => s.driver === driver) ?? model.stores[0];
   const home = store?.dirs.home ?? driver;
+  if (driver === 'aufs' || driver === 'overlay') return { ...mountReportLegacyDriver(model, c, paths, driver, home, store?.name), volumes: volumesOf(c, paths) };
   const diffOf = (id: string) => paths.abs(`${home}/${id}/diff`);
   const stack: StackEntry[] = [];
   const problems: string[] = [];
@@ -100,6 +101,76 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
     readOnlyMount,
     volumes: volumesOf(c, paths),
   };
+}
+
+const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * aufs and overlay (v1). aufs: every layer is a branch `aufs/diff/<id>`, the RW one on top, and
+ * `aufs/layers/<mount-id>` lists the branches below as Docker stacked them. overlay v1: one lowerdir,
+ * `overlay/<lower-id>/root` (the image top layer's full tree); the init layer was copied into the
+ * container's `upper/` at creation, so it is shown but not mounted.
+ */
+function mountReportLegacyDriver(model: Model, c: ContainerNode, paths: PathMap, driver: 'aufs' | 'overlay', home: string, storeName: string | undefined): Omit<MountReport, 'volumes'> {
+  const aufs = driver === 'aufs';
+  const problems: string[] = [];
+  const stack: StackEntry[] = [];
+  const layerPath = (id: string, role: StackEntry['role']) => paths.abs(aufs ? `aufs/diff/${id}` : `overlay/${id}/${role === 'image' ? 'root' : 'upper'}`);
+  const entry = (role: StackEntry['role'], id: string | undefined, dir: DriverDir | undefined) => {
+    if (id) stack.push({ role, id, diff: layerPath(id, role), present: dir !== undefined && dir.hasDiff });
+  };
+  entry('upper', c.mount?.mountID, c.rw);
+  entry('init', c.mount?.initID, c.init);
+  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
+  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
+  const n = imageChain.chain.length;
+  imageChain.chain.forEach((layer, i) => {
+    const id = layer.record?.cacheID;
+    if (!id) return;
+    stack.push({ role: 'image', id, diff: layerPath(id, 'image'), present: layer.dir?.hasDiff === true, chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
+  });
+  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
+  const upper = stack.find((s) => s.role === 'upper');
+  const expected = stack.filter((s) => s.role !== 'upper').map((s) => s.id);
+  let lowerFromDisk: MountReport['lowerFromDisk'] = [];
+  let dockerMount: string | undefined;
+  let readOnlyMount: string | undefined;
+  let work: string | undefined;
+  let merged: string | undefined;
+  const mergedPresent = false;
+  if (aufs) {
+    if (c.rw?.aufsParents) {
+      lowerFromDisk = c.rw.aufsParents.map((id) => ({ entry: id, id, diff: paths.abs(`aufs/diff/${id}`) }));
+      if (c.rw.aufsParents.join(':') !== expected.join(':'))
+        problems.push(`aufs/layers/${c.rw.id} lists ${c.rw.aufsParents.length} branches that differ from the expected init + image chain (${expected.length})`);
+    } else if (c.rw) problems.push(`aufs/layers/${c.rw.id} is missing or unreadable`);
+    const lowers = lowerFromDisk.length ? lowerFromDisk.map((l) => l.diff!) : stack.filter((s) => s.role !== 'upper').map((s) => s.diff);
+    if (upper) {
+      merged = paths.abs(`aufs/mnt/${upper.id}`);
+      // aufs/mnt/<id> is created with the layer; its presence says nothing about a mount.
+      // aufs.go mount(): br:<rw>=rw, then each parent =ro+wh; dio,xino=/dev/shm/aufs.xino.
+      dockerMount = `mount -t aufs -o ${q(`br=${[`${upper.diff}=rw`, ...lowers.map((l) => `${l}=ro+wh`)].join(':')},dio,xino=/dev/shm/aufs.xino`)} none ${q(merged)}`;
+      readOnlyMount = `mount -t aufs -o ${q(`ro,br=${[upper.diff, ...lowers].map((l) => `${l}=ro+wh`).join(':')}`)} none ${q(`/mnt/${c.id.slice(0, 12)}`)}`;
+    }
+  } else {
+    const top = expected.length ? stack.find((s) => s.role === 'image') : undefined;
+    if (c.rw?.lowerId) {
+      lowerFromDisk = [{ entry: c.rw.lowerId, id: c.rw.lowerId, diff: paths.abs(`overlay/${c.rw.lowerId}/root`) }];
+      if (top && top.id !== c.rw.lowerId) problems.push(`lower-id ${c.rw.lowerId} is not the image top layer's cache-id ${top.id}`);
+      if (!model.stores.find((s) => s.driver === 'overlay')?.dirs.dir(c.rw.lowerId)?.hasRoot) problems.push(`overlay/${c.rw.lowerId}/root is missing`);
+    } else if (c.rw) problems.push(`overlay/${c.rw.id}/lower-id is missing or unreadable`);
+    const lower = lowerFromDisk[0]?.diff ?? top?.diff;
+    if (upper) {
+      work = paths.abs(`overlay/${upper.id}/work`);
+      merged = paths.abs(`overlay/${upper.id}/merged`);
+      // overlay v1 creates merged/ with the layer: its presence says nothing about a mount.
+      if (lower) {
+        dockerMount = `mount -t overlay overlay -o ${q(`lowerdir=${lower},upperdir=${upper.diff},workdir=${work}`)} ${q(merged)}`;
+        readOnlyMount = `mount -t overlay overlay -o ${q(`ro,lowerdir=${upper.diff}:${lower}`)} ${q(`/mnt/${c.id.slice(0, 12)}`)}`;
+      }
+    }
+  }
+  return { driver, store: storeName ?? home, stack, work, merged, mergedPresent, lowerFromDisk, problems, dockerMount, readOnlyMount };
 }
 
 /** Volumes and binds of a container, with where a local volume's data lies in the evidence. */

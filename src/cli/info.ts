@@ -33,14 +33,17 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
       Layout: layout.items,
       Stores: model.stores.map((s) => ({
         Driver: s.driver,
+        Name: s.name,
         ImageRoot: s.imageRoot,
-        Images: images.length,
+        Legacy: s.legacy !== undefined,
+        Images: images.filter((i) => i.store === s).length,
         Layers: s.layerdb.layers.size,
         Mounts: s.layerdb.mounts.size,
         RemovingDirs: s.layerdb.removing.length,
         WriteSets: s.layerdb.writeSets.length,
         References: s.repositories.length,
       })),
+      Migration: model.migration.size ? Object.fromEntries(model.migration) : null,
       Images: { Total: images.length, Restorable: images.filter((i) => i.loadable).length, Tagged: images.filter((i) => i.repoTags.length > 0).length },
       Containers: { Total: model.containers.size, States: states, Drivers: drivers },
       Findings: { Errors: sev.error, Warnings: sev.warn, Info: sev.info, List: model.findings.list },
@@ -62,7 +65,8 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     for (const it of layout.items) print(`  ${it.path.padEnd(28)} ${it.description}`);
     print('\n' + s.bold('Contents'));
     for (const st of info.Stores)
-      print(`  ${st.ImageRoot}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
+      print(`  ${st.ImageRoot}${st.Legacy ? ` (pre-1.10, ${st.Driver})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
+    if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
     print(`  images: ${info.Images.Total} (${info.Images.Restorable} restorable by Docker, ${info.Images.Tagged} tagged)`);
     print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.join(', ')}` : ''}`);
     print('\n' + s.bold('Findings') + `: ${sev.error} errors, ${sev.warn} warnings, ${sev.info} info`);

@@ -20,6 +20,7 @@ import {
   type ContainerSnapshots,
   type SnapshotNode,
 } from './containerd.js';
+import { legacyMount, loadLegacyStore, recordMigratedMounts, type LegacyInfo } from './legacy.js';
 import { familiarString, fullString, parseNormalizedNamed } from './reference.js';
 
 /** Docker refuses chains deeper than this when creating layers (layer_store.go maxLayerDepth). */
@@ -82,6 +83,8 @@ export interface ImageNode {
   containerd?: ContainerdImageInfo;
   /** containerd store: the image record a reference resolved through (history walks from it). */
   resolvedVia?: string;
+  /** pre-1.10 image: its v1 ID, and the 1.10+ image ID it was migrated to (`.migration-v1-images.json`). */
+  legacy?: { v1ID: string; migratedTo?: string; checksum?: string };
 }
 
 export interface ContainerNode {
@@ -111,6 +114,8 @@ export interface GraphStore {
   layerdb: LayerDb;
   distribution: Distribution;
   dirs: Overlay2Dirs;
+  /** The pre-1.10 `graph/` store (FORMATS.md §7): IDs are bare v1 IDs. */
+  legacy?: LegacyInfo;
 }
 
 /** A store of images and layers: a graph driver's `image/<driver>/` or a containerd root. */
@@ -127,6 +132,8 @@ export class Model {
   readonly containerdStores: ContainerdStore[] = [];
   /** Familiar lookup key ('ubuntu:latest', 'ubuntu@sha256:…') → image ID. */
   readonly refIndex = new Map<string, string>();
+  /** `.migration-v1-images.json`: v1 ID → 1.10+ image ID (empty unless the host was migrated). */
+  migration = new Map<string, string>();
 
   constructor(readonly src: Source) {}
 
@@ -271,8 +278,10 @@ function attachContainers(model: Model): void {
   for (const rec of loadContainers(model.src, model.findings)) {
     const c: ContainerNode = { id: rec.id, record: rec };
     c.image = model.images.get(rec.image);
-    // The driver is decided per container: stores of several drivers can share one data root.
-    const store = model.stores.find((s) => s.driver === rec.driver);
+    // The driver is decided per container: stores of several drivers can share one data root. A
+    // pre-1.10 container (config.json, bare v1 Image) belongs to the legacy store of its driver.
+    const legacyStore = rec.legacyConfig && !rec.image.startsWith('sha256:') ? model.stores.find((s) => s.legacy && s.driver === rec.driver) : undefined;
+    const store = legacyStore ?? model.stores.find((s) => s.driver === rec.driver && !s.legacy) ?? model.stores.find((s) => s.driver === rec.driver);
     const cstore = store ? undefined : model.containerdStores.find((s) => s.snapshotters.has(rec.driver) || s.driver === rec.driver);
     if (cstore) {
       attachContainerdContainer(model, cstore, c);
@@ -280,6 +289,10 @@ function attachContainers(model: Model): void {
       continue;
     }
     if (store) c.store = store;
+    if (store?.legacy && !store.layerdb.mounts.has(rec.id)) {
+      const m = legacyMount(store, rec.id, rec.image, model.findings);
+      if (m) store.layerdb.mounts.set(rec.id, m);
+    }
     const mount = store?.layerdb.mounts.get(rec.id);
     if (mount && store) {
       c.mount = mount;
@@ -309,9 +322,11 @@ export function buildModel(src: Source, opts: BuildOptions = {}): Model {
   for (const d of drivers) {
     if (src.lstat(`image/${d}`)?.type === 'dir') loadGraphStore(model, d);
   }
+  loadLegacyStore(model);
   const loc = findContainerdRoot(src, opts, model.findings);
   if (loc) model.containerdStores.push(loadContainerdStore(model, loc, opts));
   attachContainers(model);
+  recordMigratedMounts(model);
   const orphaned = [...model.containers.values()].filter((c) => !c.store && c.record.driver);
   const unserved = [...new Set(orphaned.map((c) => c.record.driver))];
   if (unserved.length)

@@ -1,5 +1,6 @@
 import type { Source, Stat } from '../source/types.js';
 import type { Findings } from './findings.js';
+import { parseAufsLayers } from './aufs.js';
 import { lstatOptional, readdirOptional, readOptional } from './read.js';
 
 /** overlay2 short links: 26 characters of RFC 4648 base32, upper case (overlayutils GenerateID). */
@@ -18,8 +19,18 @@ export interface DriverDir {
   hasWork: boolean;
   /** `merged/` exists: on 18.09+ the layer was mounted when the evidence was taken. */
   hasMerged: boolean;
-  /** Entries other than diff/link/lower/work/merged/committed. */
+  /** Entries other than the driver's known ones. */
   extra: string[];
+  /** aufs: `aufs/layers/<id>` ancestors, immediate parent first (undefined when the file is absent). */
+  aufsParents?: string[];
+  /** aufs: `aufs/mnt/<id>` exists. */
+  hasMnt?: boolean;
+  /** overlay (v1): `root/` exists (an image layer: a full tree). */
+  hasRoot?: boolean;
+  /** overlay (v1): `upper/` exists (a container or init layer). */
+  hasUpper?: boolean;
+  /** overlay (v1): `lower-id`, the layer whose `root/` is the lowerdir. */
+  lowerId?: string;
 }
 
 export interface ShortLink {
@@ -32,6 +43,8 @@ export interface ShortLink {
 }
 
 const KNOWN = new Set(['diff', 'link', 'lower', 'work', 'merged', 'committed']);
+const KNOWN_OVERLAY1 = new Set(['root', 'upper', 'work', 'merged', 'lower-id']);
+const AUFS_ID = /^[0-9a-f]{64}(-init)?$/;
 
 /**
  * Reads an overlay2 (or fuse-overlayfs) driver directory lazily: a command about one image reads
@@ -62,6 +75,9 @@ export class Overlay2Dirs {
   private read(id: string): DriverDir | undefined {
     // Ids come from evidence files: refuse anything that is not a single plain path component.
     if (id === '' || id === 'l' || id.includes('/') || id === '.' || id === '..' || id.includes('\0')) return undefined;
+    if (this.home === 'aufs') return this.readAufs(id);
+    if (this.home === 'overlay') return this.readOverlay1(id);
+    if (this.home === 'vfs' || this.home === 'btrfs') return this.readFullCopy(id);
     const path = `${this.home}/${id}`;
     const stat = lstatOptional(this.src, path, this.f, 'overlay2.unreadable');
     if (!stat || stat.type !== 'dir') {
@@ -97,6 +113,66 @@ export class Overlay2Dirs {
     return d;
   }
 
+  /** aufs (FORMATS.md §6): `aufs/diff/<id>/` + `aufs/layers/<id>` (parent chain) + `aufs/mnt/<id>/`. */
+  private readAufs(id: string): DriverDir | undefined {
+    const diff = lstatOptional(this.src, `aufs/diff/${id}`, this.f, 'aufs.unreadable');
+    const layers = lstatOptional(this.src, `aufs/layers/${id}`, this.f, 'aufs.unreadable');
+    const mnt = lstatOptional(this.src, `aufs/mnt/${id}`, this.f, 'aufs.unreadable');
+    if (!diff && !layers) return undefined;
+    const d: DriverDir = { id, stat: diff ?? layers, committed: false, hasDiff: diff?.type === 'dir', hasWork: false, hasMerged: false, extra: [], hasMnt: mnt?.type === 'dir' };
+    if (diff && diff.type !== 'dir') this.f.add('warn', 'aufs.not-a-dir', `diff entry is a ${diff.type}, not a directory`, `aufs/diff/${id}`);
+    if (!diff) this.f.add('warn', 'aufs.no-diff', 'layer listed in aufs/layers has no aufs/diff dir', `aufs/layers/${id}`);
+    if (layers?.type === 'file') {
+      const buf = readOptional(this.src, `aufs/layers/${id}`, this.f, 'aufs.unreadable', 1 << 20);
+      if (buf) d.aufsParents = parseAufsLayers(buf, `aufs/layers/${id}`, this.f);
+    } else if (layers) this.f.add('warn', 'aufs.not-a-file', `layers entry is a ${layers.type}, not a regular file`, `aufs/layers/${id}`);
+    else this.f.add('warn', 'aufs.no-layers-entry', 'diff dir without aufs/layers entry', `aufs/diff/${id}`);
+    return d;
+  }
+
+  /** overlay v1 (FORMATS.md §8): `root/` for image layers; `upper/`, `work/`, `merged/`, `lower-id` otherwise. */
+  private readOverlay1(id: string): DriverDir | undefined {
+    const path = `overlay/${id}`;
+    const stat = lstatOptional(this.src, path, this.f, 'overlay.unreadable');
+    if (!stat || stat.type !== 'dir') {
+      if (stat) this.f.add('warn', 'overlay.not-a-dir', `driver entry is a ${stat.type}, not a directory`, path);
+      return undefined;
+    }
+    const names = new Set(readdirOptional(this.src, path, this.f, 'overlay.unreadable'));
+    const d: DriverDir = {
+      id,
+      stat,
+      committed: false,
+      hasRoot: names.has('root'),
+      hasUpper: names.has('upper'),
+      hasDiff: names.has('root') || names.has('upper'),
+      hasWork: names.has('work'),
+      hasMerged: names.has('merged'),
+      extra: [...names].filter((n) => !KNOWN_OVERLAY1.has(n)),
+    };
+    if (names.has('lower-id')) {
+      const lower = readOptional(this.src, `${path}/lower-id`, this.f, 'overlay.unreadable', 4096)?.toString('utf8').trim();
+      if (lower !== undefined) {
+        if (AUFS_ID.test(lower)) d.lowerId = lower;
+        else this.f.add('warn', 'overlay.bad-lower-id', `lower-id is ${JSON.stringify(lower.slice(0, 80))}`, `${path}/lower-id`);
+      }
+    }
+    if (!d.hasRoot && !d.hasUpper) this.f.add('warn', 'overlay.no-content', 'driver dir has neither root/ nor upper/', path);
+    if (d.hasUpper && !d.lowerId && !names.has('lower-id')) this.f.add('info', 'overlay.no-lower-id', 'upper/ without lower-id: a layer created with no parent', path);
+    return d;
+  }
+
+  /** vfs `vfs/dir/<id>/`, btrfs `btrfs/subvolumes/<id>/` (FORMATS.md §8): one full tree per layer. */
+  private readFullCopy(id: string): DriverDir | undefined {
+    const path = `${this.home}/${this.home === 'vfs' ? 'dir' : 'subvolumes'}/${id}`;
+    const stat = lstatOptional(this.src, path, this.f, `${this.home}.unreadable`);
+    if (!stat || stat.type !== 'dir') {
+      if (stat) this.f.add('warn', `${this.home}.not-a-dir`, `layer entry is a ${stat.type}, not a directory`, path);
+      return undefined;
+    }
+    return { id, stat, committed: false, hasDiff: true, hasWork: false, hasMerged: false, extra: [] };
+  }
+
   /** Resolves an `l/` entry. */
   shortLink(name: string): ShortLink | undefined {
     const hit = this.links.get(name);
@@ -123,11 +199,17 @@ export class Overlay2Dirs {
 
   /** Every short link name under `l/`. */
   linkNames(): string[] {
+    if (!this.overlayLayout) return [];
     return readdirOptional(this.src, `${this.home}/l`, this.f, 'overlay2.unreadable');
   }
 
-  /** Every driver dir id (everything in `home` except `l`). */
+  /** Every driver dir id (everything in `home` except `l`; aufs: `aufs/diff` and `aufs/layers`). */
   ids(): string[] {
+    if (this.home === 'aufs') {
+      const all = new Set([...readdirOptional(this.src, 'aufs/diff', this.f, 'aufs.unreadable'), ...readdirOptional(this.src, 'aufs/layers', this.f, 'aufs.unreadable')]);
+      return [...all];
+    }
+    if (this.home === 'vfs' || this.home === 'btrfs') return readdirOptional(this.src, `${this.home}/${this.home === 'vfs' ? 'dir' : 'subvolumes'}`, this.f, `${this.home}.unreadable`);
     return readdirOptional(this.src, this.home, this.f, 'overlay2.unreadable').filter((n) => n !== 'l');
   }
 }
