@@ -1,6 +1,6 @@
 import { isDigest } from './digest.js';
 import type { Findings } from './findings.js';
-import { bool, isObject, parseJson, str } from './read.js';
+import { bool, isObject, parseJson, preview, str } from './read.js';
 
 export interface HistoryEntry {
   created?: string;
@@ -52,7 +52,7 @@ export function parseImageConfig(buf: Buffer, path: string, f: Findings): ImageC
     for (const d of rootfs.diff_ids) {
       if (typeof d === 'string' && isDigest(d)) diffIDs.push(d);
       else {
-        f.add('error', 'imagedb.bad-diffid', `rootfs.diff_ids holds ${JSON.stringify(d)?.slice(0, 100)}`, path);
+        f.add('error', 'imagedb.bad-diffid', `rootfs.diff_ids holds ${preview(d)}`, path);
         return undefined;
       }
     }

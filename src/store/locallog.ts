@@ -51,7 +51,10 @@ class Reader {
       if (this.pos >= this.buf.length) throw new ProtoError('unexpected end inside a varint');
       const b = this.buf[this.pos++]!;
       v |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return BigInt.asUintN(64, v);
+      // A mask, not BigInt.asUintN(64, v): once this loop is hot on hostile varints, Node 20's
+      // optimizing compiler (V8 11.3) aborts the whole process on asUintN here ("RepresentationChangerError:
+      // Phi of kRepTagged (UnsignedBigInt64)"); found by test/fuzz (corpus/logentry, fuzz.test.ts).
+      if (b < 0x80) return v & 0xffffffffffffffffn;
     }
   }
   bytes(): Buffer {

@@ -69,3 +69,30 @@ export function strMap(v: unknown): Record<string, string> | undefined {
   if (!isObject(v)) return undefined;
   return Object.values(v).every((x) => typeof x === 'string') ? (v as Record<string, string>) : undefined;
 }
+
+/**
+ * A short preview of an evidence value for a finding's message: scalars as JSON, containers cut at
+ * a few levels and a few hundred items. `JSON.stringify` on the raw value is unsafe twice over: a
+ * value nested a few thousand deep overflows the stack (RangeError), and a huge one lands whole in
+ * the message. Found by test/fuzz (corpus/repositories, corpus/imageconfig).
+ */
+export function preview(v: unknown, max = 100): string {
+  const depth = new Map<object, number>();
+  let budget = 200;
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v, function (this: unknown, _k: string, val: unknown) {
+      const d = typeof this === 'object' && this !== null ? (depth.get(this) ?? 0) + 1 : 1;
+      if (--budget < 0) return '…';
+      if (typeof val === 'object' && val !== null) {
+        if (d > 4) return Array.isArray(val) ? '[…]' : '{…}';
+        depth.set(val, d);
+      } else if (typeof val === 'string' && val.length > max) return val.slice(0, max) + '…';
+      return val;
+    });
+  } catch {
+    s = undefined;
+  }
+  if (s === undefined) s = String(v);
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}

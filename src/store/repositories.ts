@@ -1,7 +1,7 @@
 import type { Source } from '../source/types.js';
 import { isDigest } from './digest.js';
 import { Findings } from './findings.js';
-import { isObject, parseJson, readOptional } from './read.js';
+import { isObject, parseJson, preview, readOptional } from './read.js';
 
 /** One entry of repositories.json: `Repositories[repo][ref] = imageID`. */
 export interface RepoEntry {
@@ -30,12 +30,12 @@ export function parseRepositories(buf: Buffer, path: string, f: Findings): RepoE
   const out: RepoEntry[] = [];
   for (const [repo, refs] of Object.entries(repos)) {
     if (!isObject(refs)) {
-      f.add('warn', 'repositories.bad-shape', `repository ${JSON.stringify(repo)} is not an object`, path);
+      f.add('warn', 'repositories.bad-shape', `repository ${preview(repo)} is not an object`, path);
       continue;
     }
     for (const [ref, id] of Object.entries(refs)) {
       if (typeof id !== 'string' || !isDigest(id)) {
-        f.add('warn', 'repositories.bad-id', `reference ${JSON.stringify(ref)} points at ${JSON.stringify(id)}, not an image ID`, path);
+        f.add('warn', 'repositories.bad-id', `reference ${preview(ref)} points at ${preview(id)}, not an image ID`, path);
         continue;
       }
       out.push({ repo, ref, id });

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { isEvidenceError, type Source } from '../source/types.js';
 import { Findings, type Severity } from './findings.js';
+import { preview } from './read.js';
 
 /**
  * `layerdb/sha256/<chainID>/tar-split.json.gz` (FORMATS.md §4): gzip of JSON lines written by
@@ -303,7 +304,8 @@ function decodeBase64(s: string): Buffer | undefined {
 }
 
 function describe(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  // preview, not JSON.stringify: a value nested thousands deep overflows the stack (test/fuzz)
+  const s = preview(v, 1000);
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
 }
 
