@@ -1,0 +1,2 @@
+
+stdout¼ô¶Çšú¢õstart stdout

@@ -1,0 +1,3 @@
+
+stdoutÐÌ¸Çšú¢õ
+out line 4
