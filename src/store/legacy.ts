@@ -1,7 +1,7 @@
 import type { Source, Stat } from '../source/types.js';
 import { HEX64 } from './digest.js';
 import type { Findings } from './findings.js';
-import { isObject, lstatOptional, parseJson, readdirOptional, readOptional, str } from './read.js';
+import { isObject, lstatOptional, parseJson, preview, readdirOptional, readOptional, str } from './read.js';
 
 /**
  * The pre-1.10 layout (FORMATS.md §7): `graph/<v1ID>/` holds one image *and* its layer (v1 has no
@@ -47,7 +47,7 @@ export function parseLegacyRepositories(buf: Buffer, path: string, f: Findings):
     if (!isObject(tags)) continue;
     for (const [tag, id] of Object.entries(tags)) {
       if (typeof id !== 'string' || !HEX64.test(id)) {
-        f.add('warn', 'legacy.bad-ref', `${JSON.stringify(repo)} ${JSON.stringify(tag)} → ${JSON.stringify(id)?.slice(0, 80)}`, path);
+        f.add('warn', 'legacy.bad-ref', `${JSON.stringify(repo)} ${JSON.stringify(tag)} → ${preview(id, 80)}`, path);
         continue;
       }
       out.push({ repo, tag, id, ref: tag.includes(':') ? `${repo}@${tag}` : `${repo}:${tag}` });

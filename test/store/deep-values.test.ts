@@ -43,3 +43,11 @@ test('hostile varints in local log frames never take the process down', () => {
     }
   }
 });
+
+test('a deep value in a pre-1.10 repositories-<driver> file is a finding, not a crash', async () => {
+  const { parseLegacyRepositories } = await import('../../src/store/legacy.js');
+  const f = new Findings();
+  const refs = parseLegacyRepositories(Buffer.from(`{"Repositories":{"busybox":{"latest":${deep(100_000)}}}}`), 'repositories-aufs', f);
+  assert.deepEqual(refs, []);
+  assert.ok(f.list.some((x) => x.code === 'legacy.bad-ref'));
+});
