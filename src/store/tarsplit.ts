@@ -599,9 +599,11 @@ export async function* readTarSplit(
       const code = (e as NodeJS.ErrnoException | undefined)?.code;
       if (typeof code === 'string' && code.startsWith('Z_')) {
         findings.add('error', 'tarsplit.gzip', `gzip stream damaged after ${state.inflatedBytes} decompressed bytes: ${(e as Error).message}`, options.path);
-      } else if (typeof code === 'string' && !isEvidenceError(e)) {
-        // An OS read error on the evidence (EIO, EACCES…): the file could not be read to the end.
-        findings.add('error', 'tarsplit.read', `read failed after ${state.inflatedBytes} decompressed bytes: ${(e as Error).message}`, options.path);
+      } else if (!isEvidenceError(e) && e instanceof Error && !(e instanceof TypeError || e instanceof ReferenceError)) {
+        // The evidence could not be read to the end: an OS read error (EIO, EACCES…), or the
+        // archive backend's re-read of a truncated acquisition (a plain Error from tar-stream,
+        // found by test/fuzz: corpus/reassemble/crash-stream-error*). Programming errors still throw.
+        findings.add('error', 'tarsplit.read', `read failed after ${state.inflatedBytes} decompressed bytes: ${e.message}`, options.path);
       } else findings.caught(e, 'tarsplit.read', options.path);
     } finally {
       src.unpipe(gunzip);
