@@ -35,6 +35,9 @@ function stray(kind: string, e: unknown): void {
   void post({ type: 'crash', target: job.target, phase: 'fuzz', signature: `${kind} ${signatureOf(error)}`, error, input, iteration: cur?.iteration ?? -3, runSeed: cur?.runSeed ?? 0, seed: job.seed });
 }
 process.on('uncaughtException', (e) => stray('uncaughtException', e));
+// A promise that never settles would otherwise let the event loop run dry and the process exit
+// (code 13) mid-input; kept alive, it is a hang the watchdog sees, with its input.
+setInterval(() => {}, 1 << 30);
 process.on('unhandledRejection', (e) => stray('unhandledRejection', e));
 
 const target = targetByName(job.target);

@@ -37,7 +37,7 @@ export async function readInput(target: Target, file: string): Promise<Input> {
 
 /** Seeds then corpus entries of a target, as files. */
 export function inputFiles(target: Target): string[] {
-  return [...listFiles(path.join(SEEDS, target.name)), ...listFiles(path.join(CORPUS, target.name))];
+  return [...listFiles(path.join(SEEDS, target.seeds ?? target.name)), ...listFiles(path.join(CORPUS, target.name))];
 }
 
 export async function loadInitial(target: Target): Promise<{ file: string; input: Input }[]> {

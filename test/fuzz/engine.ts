@@ -19,7 +19,7 @@ import type { Source } from '../../src/source/types.js';
 import type { Finding } from '../../src/store/findings.js';
 import { reduceJson } from './mutate.js';
 import { Rng } from './prng.js';
-import { targetByName, type Input, type Outcome, type Target } from './targets.js';
+import { InvariantError, targetByName, type Input, type Outcome, type Target } from './targets.js';
 import { MemSource, isTree, treeBytes, type Tree } from './tree.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ export interface ErrorInfo {
 
 export type EngineMessage =
   | { type: 'crash'; target: string; phase: 'replay' | 'fuzz' | 'minimize'; signature: string; error: ErrorInfo; input: Input; minimized?: Input; iteration: number; runSeed: number; file?: string; seed: number }
-  | { type: 'interesting'; target: string; input: Input; features: string[]; newFeatures: string[]; iteration: number }
+  | { type: 'interesting'; target: string; input: Input; features: string[]; newFeatures: string[]; iteration: number; runSeed: number }
   | { type: 'slow'; target: string; input: Input; ms: number; iteration: number; runSeed: number; file?: string }
   | { type: 'note'; target: string; message: string }
   | { type: 'done'; target: string; stats: TargetStats };
@@ -142,9 +142,6 @@ export interface EngineOptions {
 
 const SEVERITIES = new Set(['info', 'warn', 'error']);
 
-class InvariantError extends Error {
-  override name = 'InvariantError';
-}
 
 function checkOutcome(o: Outcome): void {
   if (!o || !Array.isArray(o.findings)) throw new InvariantError('target returned no findings list');
@@ -212,8 +209,32 @@ async function reproduces(target: Target, input: Input, runSeed: number, signatu
 
 /** Smallest input found (within the budget) that still fails with the same signature. */
 export async function minimize(target: Target, input: Input, runSeed: number, signature: string, budgetMs: number, shared?: Shared): Promise<Input> {
+  return reduce(input, (x) => reproduces(target, x, runSeed, signature, shared), budgetMs);
+}
+
+/** Smallest input found (within the budget) that still reaches every finding code in `codes`. */
+export async function minimizeFor(target: Target, input: Input, runSeed: number, codes: string[], budgetMs: number): Promise<Input> {
+  return reduce(
+    input,
+    async (x) => {
+      try {
+        const got = new Set(features(await runInput(target, x, runSeed)));
+        return codes.every((c) => got.has(c));
+      } catch {
+        return false;
+      }
+    },
+    budgetMs,
+  );
+}
+
+/**
+ * Shrinks an input while `keeps` holds: JSON structurally first, trees entry by entry, then bytes
+ * by halving chunks (a simple ddmin).
+ */
+export async function reduce(input: Input, keeps: (x: Input) => Promise<boolean>, budgetMs: number): Promise<Input> {
   const deadline = Date.now() + budgetMs;
-  const still = async (x: Input) => Date.now() < deadline && (await reproduces(target, x, runSeed, signature, shared));
+  const still = async (x: Input) => Date.now() < deadline && (await keeps(x));
   const shrinkBytes = async (b: Buffer, test: (c: Buffer) => Promise<boolean>): Promise<Buffer> => {
     let cur = b;
     let chunk = Math.max(1, Math.floor(cur.length / 2));
@@ -301,7 +322,7 @@ export async function fuzzTarget(o: EngineOptions): Promise<TargetStats> {
     o.post({ type: 'crash', target: target.name, phase, signature, error, input, minimized, iteration, runSeed, file, seed: o.seed });
   };
 
-  const consider = (input: Input, out: Outcome, iteration: number, fromDisk: boolean) => {
+  const consider = (input: Input, out: Outcome, iteration: number, fromDisk: boolean, runSeed = 0) => {
     const fs = features(out);
     const key = fs.join('\n');
     const fresh = fs.filter((x) => !seenFeatures.has(x));
@@ -310,7 +331,9 @@ export async function fuzzTarget(o: EngineOptions): Promise<TargetStats> {
     seenSets.add(key);
     if (pool.length < MAX_POOL) pool.push({ input, key });
     else pool[1 + new Rng(`${o.seed}:evict:${iteration}`).int(pool.length - 1)] = { input, key };
-    if (!fromDisk && fresh.length > 0) o.post({ type: 'interesting', target: target.name, input, features: fs, newFeatures: fresh, iteration });
+    // worth keeping on disk: a finding code no earlier input reached (facts only steer the pool)
+    const freshCodes = fresh.filter((x) => !x.startsWith('#'));
+    if (!fromDisk && freshCodes.length > 0) o.post({ type: 'interesting', target: target.name, input, features: fs, newFeatures: freshCodes, iteration, runSeed });
   };
 
   const timed = async (input: Input, iteration: number, runSeed: number, source?: () => Promise<Source>): Promise<{ out?: Outcome; err?: unknown; ms: number }> => {
@@ -372,7 +395,7 @@ export async function fuzzTarget(o: EngineOptions): Promise<TargetStats> {
     const r = await timed(input, i, runSeed);
     stats.iterations++;
     if (r.err !== undefined) await onCrash('fuzz', r.err, input, i, runSeed);
-    else consider(input, r.out!, i, false);
+    else consider(input, r.out!, i, false, runSeed);
     if (r.ms > stats.slowest) stats.slowest = Math.round(r.ms);
     if (r.ms > o.slowMs) o.post({ type: 'slow', target: target.name, input, ms: Math.round(r.ms), iteration: i, runSeed });
     if ((i & 63) === 0 && heap() > 1024) o.post({ type: 'note', target: target.name, message: `heap at ${Math.round(heap())} MiB after iteration ${i} (${sizeOf(input)} bytes of input)` });

@@ -8,7 +8,7 @@ import { mutateLocalLog } from './mutate-proto.js';
 import { mutateJsonLog, mutateTarSplitGz } from './mutate-stream.js';
 import { INTERESTING_TEXT, MAX_INPUT, mutateBytes, mutateJson, mutateText, randomHex, type Dict } from './mutate.js';
 import type { Rng } from './prng.js';
-import { cloneTree, treeBytes, type Tree, type TreeNode } from './tree.js';
+import { FAIL_XATTR, cloneTree, treeBytes, type Tree, type TreeNode } from './tree.js';
 
 /** Whole-tree bound: a mutation that would pass it is dropped. */
 export const MAX_TREE = 8 << 20;
@@ -196,6 +196,12 @@ function treeOp(t: Tree, rng: Rng, dict: Dict, others: Tree[]): void {
       break;
     }
     case 'xattr': {
+      if (files.length && rng.chance(0.3)) {
+        // a read that fails part-way
+        const f = t.get(rng.pick(files))!;
+        f.xattrs = { ...(f.xattrs ?? {}), [FAIL_XATTR]: Buffer.from(rng.pick(['eio', 'error'])) };
+        break;
+      }
       const dirs = paths.filter((x) => t.get(x)!.type === 'dir');
       const d = dirs.length ? rng.pick(dirs) : p;
       const nn = t.get(d)!;

@@ -68,7 +68,6 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
   const result: RunResult = { stats: [], failures: [], slow: [], saved: [], notes: [], wallMs: 0 };
   const seenSignatures = new Set<string>();
   const t0 = Date.now();
-  const pendingWrites: Promise<unknown>[] = [];
 
   const recordFailure = async (f: Omit<Failure, 'files'>, input: Input | undefined, minimized: Input | undefined, runSeed: number, extra: string): Promise<void> => {
     const key = `${f.target}\0${f.signature}`;
@@ -181,11 +180,13 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
           case 'interesting':
             if (o.save) {
               const input = reviveInput(m.input);
-              if (sizeOf(input) > 256 << 10) {
+              if (sizeOf(input) > 128 << 10) {
                 result.notes.push(`${m.target}: not saved, ${sizeOf(input)} bytes: input reaching ${m.newFeatures.join(', ')}`);
                 return;
               }
-              const p = await saveInput(path.join(CORPUS, m.target), target, input, '');
+              const dir = path.join(CORPUS, m.target);
+              const p = await saveInput(dir, target, input, '', m.runSeed);
+              fs.appendFileSync(path.join(dir, 'index.txt'), `${path.basename(p)}: first to reach ${m.newFeatures.join(', ')} (seed ${o.seed}, iteration ${m.iteration})\n`);
               result.saved.push(rel(p));
             }
             return;
@@ -220,7 +221,6 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) await runOne(name, perTarget, 0, []);
   });
   await Promise.all(slots);
-  await Promise.all(pendingWrites);
   result.wallMs = Date.now() - t0;
   return result;
 }

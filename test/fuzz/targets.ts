@@ -33,7 +33,8 @@ import { mutateJsonLog, mutateTarBytes, mutateTarSplitGz } from './mutate-stream
 import { mutateTree } from './mutate-tree.js';
 import { mutateJson, type Dict } from './mutate.js';
 import { Rng } from './prng.js';
-import { MemSource, type Tree } from './tree.js';
+import { MemSource, treeToTgz, type Tree } from './tree.js';
+import { everything } from '../helpers/everything.js';
 
 export type Input = Buffer | Tree;
 
@@ -52,6 +53,10 @@ export interface Target {
   about: string;
   /** Largest input (each file of a tree) the engine lets a mutation produce; default MAX_INPUT. */
   maxInput?: number;
+  /** False: left out of the bounded CI run (known open bugs outside src/store; see README.md). */
+  ci?: boolean;
+  /** Seeds directory to use when it is another target's (default: the target's name). */
+  seeds?: string;
   mutate(input: Input, rng: Rng, others: Input[]): Input;
   /** Bytes targets get the bytes; tree targets get a Source over the tree. */
   run(input: Buffer | Source, rng: Rng): Outcome | Promise<Outcome>;
@@ -379,6 +384,26 @@ export const TARGETS: Target[] = [
     }
   }),
 
+  {
+    ...treeTarget('commands', 'every answer over a whole data root (test/helpers/everything.ts): no raw control character in human output, valid JSON', async () => ({ findings: [] })),
+    seeds: 'model',
+    run: async (input) => {
+      // everything() opens evidence by path: the tree goes to a .tgz acquisition first
+      const tree = input instanceof MemSource ? input.treeOf() : undefined;
+      if (!tree) return { findings: [] }; // replayed through TarSource: everything() opens files itself
+      const file = tmpEvidence(await treeToTgz(tree));
+      try {
+        const { human, json, model } = await everything(file);
+        const bad = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.exec(human);
+        if (bad) throw new InvariantError(`raw U+${bad[0].codePointAt(0)!.toString(16).padStart(4, '0')} reached human output near ${JSON.stringify(human.slice(Math.max(0, bad.index - 40), bad.index + 10))}`);
+        for (const j of json) JSON.parse(j);
+        return { findings: model.findings.list, facts: [`images:${bucketOf(model.images.size)}`, `containers:${bucketOf(model.containers.size)}`] };
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    },
+  },
+
   treeTarget('model', 'model/graph.ts buildModel over a whole data root (+ layout, volumes, networks)', (src) => {
     const model = buildModel(src);
     const f = model.findings;
@@ -399,6 +424,11 @@ export const TARGETS: Target[] = [
  * not "long input" (see the report in README.md for the throughput figures).
  */
 for (const t of TARGETS) if (['jsonlog', 'locallog', 'logs', 'tarsplit', 'reassemble'].includes(t.name)) t.maxInput = 256 << 10;
+
+/** An output invariant broke (not an exception from the code under test, but as bad). */
+export class InvariantError extends Error {
+  override name = 'InvariantError';
+}
 
 /** An acquisition file for TarSource, on tmpfs when there is one. */
 function tmpEvidence(b: Buffer): string {
@@ -432,8 +462,14 @@ async function walkSource(src: Source, rng: Rng): Promise<number> {
           src.readlink(p);
           src.stat(p);
         } else if (st?.type === 'file') {
-          if (st.size <= 1 << 20) src.readFile(p, 1 << 20);
-          if (streams.length < 3 && rng.chance(0.2)) streams.push(p);
+          try {
+            src.readFile(p, 1 << 20);
+            if (streams.length < 3 && rng.chance(0.2)) streams.push(p);
+          } catch (e) {
+            // not kept in memory (or too big to read whole): what streams are for
+            if (!isEvidenceError(e, 'ETOOBIG')) throw e;
+            if (streams.length < 6) streams.push(p);
+          }
         }
       } catch (e) {
         if (!isEvidenceError(e)) throw e;
@@ -449,6 +485,14 @@ async function walkSource(src: Source, rng: Rng): Promise<number> {
   }
   return n;
 }
+
+/**
+ * These two find bugs outside src/store (the archive backend src/source/tar.ts; the renderers in
+ * src/render), which are not this harness's to fix. Until they are, they run in the long run only
+ * (and in CI with DOCKSCOPE_FUZZ_ALL=1). Minimal reproductions: test/fuzz/known/<target>/.
+ */
+targetByName('acquisition').ci = false;
+targetByName('commands').ci = false;
 
 async function* fromArray<T>(a: T[]): AsyncGenerator<T> {
   yield* a;

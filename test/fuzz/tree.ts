@@ -70,6 +70,12 @@ interface MemNode {
 
 const T0 = 1_700_000_000n * 1_000_000_000n;
 
+/**
+ * An xattr the fuzzer sets on a file to make its stream fail part-way: 'eio' (an EvidenceError, a
+ * bad sector) or 'error' (a plain Error, what TarSource's re-read of a truncated archive gives).
+ */
+export const FAIL_XATTR = 'user.dockscope-fuzz.fail';
+
 class MemTree implements RawTree {
   readonly nodes = new Map<string, MemNode>();
   constructor(t: Tree) {
@@ -127,9 +133,15 @@ export class MemSource implements Source {
   readonly label: string;
   readonly location: string;
   private readonly tree: MemTree;
+  private original?: Tree;
+  /** The Tree this source was made from (top view only). */
+  treeOf(): Tree | undefined {
+    return this.original;
+  }
 
   constructor(t: Tree | MemTree, private readonly base: string[] = [], label = 'fuzz.tgz') {
     this.tree = t instanceof MemTree ? t : new MemTree(t);
+    if (!(t instanceof MemTree)) this.original = t;
     this.location = '/' + base.join('/');
     this.label = base.length ? `${label}:${base.join('/')}` : label;
   }
@@ -172,7 +184,17 @@ export class MemSource implements Source {
     const b = n.body!;
     const parts: Buffer[] = [];
     for (let off = 0; off < b.length; off += 4096) parts.push(b.subarray(off, off + 4096));
-    return Readable.from(parts);
+    const fail = n.xattrs?.get(FAIL_XATTR)?.toString('latin1');
+    if (fail === undefined) return Readable.from(parts);
+    // A read that breaks off after the first chunk, the way a damaged disk (EIO) or a truncated
+    // archive re-read by TarSource (a plain Error from tar-stream) breaks off.
+    const err = fail === 'eio' ? new EvidenceError('EIO', p, 'input/output error') : new Error('Unexpected end of data');
+    return Readable.from(
+      (async function* () {
+        if (parts[0]) yield parts[0];
+        throw err;
+      })(),
+    );
   }
   xattrs(p: string): Map<string, Buffer> {
     return this.node(p, false)?.xattrs ?? new Map();
