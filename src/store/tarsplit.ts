@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { isEvidenceError, type Source } from '../source/types.js';
 import { Findings, type Severity } from './findings.js';
-import { preview } from './read.js';
+import { parseJsonLine, preview } from './read.js';
 
 /**
  * `layerdb/sha256/<chainID>/tar-split.json.gz` (FORMATS.md §4): gzip of JSON lines written by
@@ -393,13 +393,12 @@ export async function* parseTarSplitJson(
       }
       const text = raw.toString('utf8');
       if (text.trim() === '') continue; // Go's decoder skips whitespace between values
-      let v: unknown;
-      try {
-        v = JSON.parse(text);
-      } catch (e) {
-        f.add('error', 'tarsplit.bad-json', `line ${lineNo}: not a JSON value (${(e as Error).message})`);
+      const parsed = parseJsonLine(text);
+      if ('error' in parsed) {
+        f.add('error', 'tarsplit.bad-json', `line ${lineNo}: not a JSON value (${parsed.error})`);
         continue;
       }
+      const v = parsed.value;
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
         f.add('error', 'tarsplit.bad-json', `line ${lineNo}: expected a JSON object, got ${describe(v)}`);
         continue;

@@ -299,7 +299,9 @@ export function mutateBoltLogical(input: Buffer, rng: Rng, dict: Dict, others: B
         break;
       default: {
         // many copies: forces branch pages and overflow
-        const count = rng.pick([50, 300, 2000]);
+        // bounded by the input limit: 2000 copies of a large value once took the child to 3 GiB
+        const size = k.length + 8 + (Buffer.isBuffer(v) ? v.length : 64);
+        const count = Math.min(rng.pick([50, 300, 2000]), Math.max(1, Math.floor((1 << 20) / size)));
         for (let j = 0; j < count; j++) bk.set(Buffer.concat([k, Buffer.from(`-${j}`)]), Buffer.isBuffer(v) ? v : new Map());
       }
     }

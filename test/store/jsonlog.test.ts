@@ -240,6 +240,24 @@ describe('json-file lines', () => {
     assert.ok(f.hasErrors);
   });
 
+  test('a line that cannot be an object is refused before parsing, naming the byte that gives it away', async () => {
+    const text = '\0\n' + '[1]\n' + '  {"log":"cut\r\n' + '"str"\n' + jline('kept\n');
+    const { entries, f } = await readText(text);
+    assert.deepEqual(
+      entries.map((e) => e.line.toString()),
+      ['kept'],
+    );
+    assert.deepEqual(
+      f.list.map((x) => x.message),
+      [
+        'line at byte 0: not a JSON object (starts with byte 0x00)',
+        'line at byte 2: not a JSON object (starts with byte 0x5b)',
+        'line at byte 6: not a JSON object (ends with byte 0x74)',
+        'line at byte 21: not a JSON object (starts with byte 0x22)',
+      ],
+    );
+  });
+
   test('an overlong line is skipped with a finding, bounded memory, and reading resumes', async () => {
     const text = jline('before\n') + jline('X'.repeat(5000) + '\n') + jline('after\n');
     const { entries, f } = await readText(text, 100, 1000);
