@@ -24,6 +24,7 @@ import { daysFromCivil, formatLogTime, readJsonLog, type LogEntry } from '../sto
 import { readLocalLog } from '../store/locallog.js';
 import { isObject, lstatOptional, readdirOptional, str } from '../store/read.js';
 import { isEvidenceError, type Source } from '../source/types.js';
+import { limits, limitsSet } from '../source/limits.js';
 
 export interface LogFile {
   /** Evidence path, relative to the data root. */
@@ -215,7 +216,7 @@ export function planLogs(src: Source, rec: ContainerRecord, f: Findings, opts: P
     engine: engine.major,
     engineReason: engine.reason,
     legacyNewline: engine.major < 22,
-    inflateLimit: opts.inflateLimit ?? 1024 * MiB,
+    inflateLimit: opts.inflateLimit ?? limits.logInflatedBytes,
   };
 
   const maxFilesOf = (dflt: number): number => {
@@ -229,7 +230,7 @@ export function planLogs(src: Source, rec: ContainerRecord, f: Findings, opts: P
     return n;
   };
   const inflateFor = (maxSize: number | undefined) => {
-    if (opts.inflateLimit === undefined && maxSize !== undefined) plan.inflateLimit = Math.max(4 * maxSize, 64 * MiB);
+    if (opts.inflateLimit === undefined && !limitsSet.has('logInflatedBytes') && maxSize !== undefined) plan.inflateLimit = Math.max(4 * maxSize, 64 * MiB);
   };
 
   const jsonBase = `${id}-json.log`;

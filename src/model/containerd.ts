@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DirSource } from '../source/dir.js';
+import { limits } from '../source/limits.js';
 import { isEvidenceError, type Source } from '../source/types.js';
 import { ContentStore, isIndexType, isLayerType, isManifestType, parseIndex, parseManifest, type OciDescriptor, type ParsedManifest, type Platform } from '../store/containerd-content.js';
 import { isContentDigest, parseMetaDb, type GoTime, type MetaContainer, type MetaDb, type MetaImage, type MetaLease, type MetaNamespace, type MetaSnapshot } from '../store/containerd-meta.js';
@@ -21,8 +22,6 @@ import { familiarString, fullString, lookupKey, parseNormalizedNamed, type Parse
 
 export const META_DB = 'io.containerd.metadata.v1.bolt/meta.db';
 const SNAPSHOTTER_PREFIX = 'io.containerd.snapshotter.v1.';
-/** bbolt files can be large on a busy host; this bounds what is held in memory. */
-export const BOLT_LIMIT = 1024 * 1024 * 1024;
 /** Snapshot parent chains: Docker refuses images deeper than 125 layers; builds add one init each. */
 const CHAIN_LIMIT = 4096;
 const DANGLING_PREFIX = 'moby-dangling@';
@@ -312,7 +311,7 @@ function readBolt(src: Source, p: string, label: string, opts: ContainerdOptions
   const pre = opts.prefetched?.get(p);
   if (pre) return pre;
   try {
-    return src.readFile(p, BOLT_LIMIT);
+    return src.readFile(p, limits.boltBytes);
   } catch (e) {
     if (isEvidenceError(e, 'ENOENT')) return undefined;
     f.caught(e, 'containerd.unreadable', label);
@@ -330,17 +329,17 @@ export async function prefetchContainerd(loc: ContainerdLocation, f: Findings): 
     const st = safeLstat(loc.src, p);
     if (st?.type !== 'file') continue;
     try {
-      loc.src.readFile(p, BOLT_LIMIT);
+      loc.src.readFile(p, limits.boltBytes);
       continue; // small enough to be held by the tar index
     } catch (e) {
-      if (!isEvidenceError(e, 'ETOOBIG') || st.size > BOLT_LIMIT) continue;
+      if (!isEvidenceError(e, 'ETOOBIG') || st.size > limits.boltBytes) continue;
     }
     try {
       const chunks: Buffer[] = [];
       let n = 0;
       for await (const c of loc.src.createReadStream(p)) {
         n += (c as Buffer).length;
-        if (n > BOLT_LIMIT) throw new Error(`larger than ${BOLT_LIMIT} bytes`);
+        if (n > limits.boltBytes) throw new Error(`larger than ${limits.boltBytes} bytes`);
         chunks.push(c as Buffer);
       }
       out.set(p, Buffer.concat(chunks, n));

@@ -82,5 +82,3 @@ export interface Source {
   sub(path: string): Source;
 }
 
-/** Default bound for metadata files (configs, layerdb entries, json): 64 MiB. */
-export const METADATA_LIMIT = 64 * 1024 * 1024;

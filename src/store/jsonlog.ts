@@ -14,6 +14,7 @@
  */
 import type { Findings, Severity } from './findings.js';
 import { parseJsonLine } from './read.js';
+import { limits } from '../source/limits.js';
 
 /** An instant with nanosecond precision and the UTC offset it was written with. */
 export interface LogTime {
@@ -241,7 +242,6 @@ export interface JsonLogOptions {
   maxLine?: number;
 }
 
-export const DEFAULT_MAX_JSON_LINE = 1 << 20;
 
 const NEWLINE = 0x0a;
 const utf8 = new TextDecoder('utf-8');
@@ -252,7 +252,7 @@ const utf8 = new TextDecoder('utf-8');
  * malformed lines, bad times and overlong lines become findings and the rest is still read.
  */
 export async function* readJsonLog(input: AsyncIterable<Buffer | Uint8Array | string>, opts: JsonLogOptions): AsyncGenerator<LogEntry> {
-  const maxLine = opts.maxLine ?? DEFAULT_MAX_JSON_LINE;
+  const maxLine = opts.maxLine ?? limits.logLineBytes;
   const ff = new FileFindings(opts.findings, opts.path);
   let parts: Buffer[] = [];
   let partLen = 0;

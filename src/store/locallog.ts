@@ -12,9 +12,8 @@
  */
 import { FileFindings, type LogEntry, type LogTime } from './jsonlog.js';
 import type { Findings } from './findings.js';
+import { limits } from '../source/limits.js';
 
-/** dockerd refuses frames larger than this (`local/read.go` maxMsgLen). */
-export const MAX_FRAME = 1_000_000;
 
 export interface PartialMeta {
   last: boolean;
@@ -247,7 +246,7 @@ function entryOf(p: LocalLogEntry, opts: LocalLogOptions, offset: number): LogEn
  * looks for the next offset where header, footer and message agree, and reports what it skipped.
  */
 export async function* readLocalLog(input: AsyncIterable<Buffer | Uint8Array>, opts: LocalLogOptions): AsyncGenerator<LogEntry> {
-  const maxFrame = opts.maxFrame ?? MAX_FRAME;
+  const maxFrame = opts.maxFrame ?? limits.logFrameBytes;
   const maxAttempts = opts.maxResyncAttempts ?? 100_000;
   const ff = new FileFindings(opts.findings, opts.path);
   const q = new ByteQueue();

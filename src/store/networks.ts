@@ -2,7 +2,8 @@ import type { Source } from '../source/types.js';
 import { describeKey, openBolt, type StaleSource } from './bbolt.js';
 import type { Findings } from './findings.js';
 import { isObject, readOptional } from './read.js';
-import { BOLT_LIMIT, jsonType, keyText, setOwn } from './volumes.js';
+import { limits } from '../source/limits.js';
+import { jsonType, keyText, setOwn } from './volumes.js';
 
 /**
  * libnetwork's local store (FORMATS.md §1.8): `network/files/local-kv.db`, bbolt bucket
@@ -561,6 +562,6 @@ export function parseNetworkDb(buf: Buffer, path: string, f: Findings, opts: { d
 }
 
 export function loadNetworkStore(src: Source, f: Findings, opts: { deleted?: boolean } = {}): NetworkStore {
-  const buf = readOptional(src, NETWORK_DB, f, 'network.unreadable', BOLT_LIMIT);
+  const buf = readOptional(src, NETWORK_DB, f, 'network.unreadable', limits.boltBytes);
   return buf ? parseNetworkDb(buf, NETWORK_DB, f, opts) : emptyNetworkStore();
 }

@@ -1,4 +1,5 @@
-import { isEvidenceError, METADATA_LIMIT, type Source } from '../source/types.js';
+import { limits } from '../source/limits.js';
+import { isEvidenceError, type Source } from '../source/types.js';
 import type { Findings } from './findings.js';
 
 /**
@@ -6,7 +7,7 @@ import type { Findings } from './findings.js';
  * file is required); any other failure (escape, too big, unreadable) is recorded and yields
  * undefined so the caller carries on with the rest of the store.
  */
-export function readOptional(src: Source, path: string, f: Findings, code: string, limit = METADATA_LIMIT): Buffer | undefined {
+export function readOptional(src: Source, path: string, f: Findings, code: string, limit = limits.metadataBytes): Buffer | undefined {
   try {
     return src.readFile(path, limit);
   } catch (e) {

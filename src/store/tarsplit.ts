@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import { limits } from '../source/limits.js';
 import { isEvidenceError, type Source } from '../source/types.js';
 import { Findings, type Severity } from './findings.js';
 import { parseJsonLine, preview } from './read.js';
@@ -92,13 +93,16 @@ export interface TarSplitSummary {
   complete: boolean;
 }
 
-export const TARSPLIT_DEFAULTS = {
-  maxInflatedBytes: 1 << 30,
-  maxLineBytes: 8 << 20,
-  maxEntries: 20_000_000,
-  maxFileSize: 2 ** 40,
-  maxFindingsPerCode: 100,
-} as const;
+/** The bounds in force (`--limit tarsplit-…`), read when a file is opened. */
+export function tarsplitDefaults() {
+  return {
+    maxInflatedBytes: limits.tarsplitInflatedBytes,
+    maxLineBytes: limits.tarsplitLineBytes,
+    maxEntries: limits.tarsplitEntries,
+    maxFileSize: 2 ** 40,
+    maxFindingsPerCode: 100,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -368,7 +372,7 @@ export async function* parseTarSplitJson(
   options: TarSplitOptions = {},
   state: { inflatedBytes: number; complete: boolean } = { inflatedBytes: 0, complete: true },
 ): AsyncGenerator<TarSplitEntry, TarSplitSummary> {
-  const o = { ...TARSPLIT_DEFAULTS, ...options };
+  const o = { ...tarsplitDefaults(), ...options };
   const f = new CappedFindings(findings, o.maxFindingsPerCode, o.path);
   const summary: TarSplitSummary = { lines: 0, files: 0, segments: 0, inflatedBytes: 0, tarBytes: 0, complete: true };
   const seen = new Set<string>();
@@ -571,7 +575,7 @@ export async function* readTarSplit(
   findings: Findings,
   options: TarSplitOptions = {},
 ): AsyncGenerator<TarSplitEntry, TarSplitSummary> {
-  const cap = options.maxInflatedBytes ?? TARSPLIT_DEFAULTS.maxInflatedBytes;
+  const cap = options.maxInflatedBytes ?? limits.tarsplitInflatedBytes;
   const state = { inflatedBytes: 0, complete: true };
   const src = input instanceof Readable ? input : Readable.from(input, { objectMode: false });
   const gunzip = zlib.createGunzip({ chunkSize: 64 << 10 });

@@ -1,3 +1,4 @@
+import { limits } from '../source/limits.js';
 import { isEvidenceError, type Source, type Stat } from '../source/types.js';
 import { describeKey, openBolt, type StaleSource } from './bbolt.js';
 import type { Findings } from './findings.js';
@@ -11,8 +12,6 @@ import { isObject, lstatOptional, readdirOptional, readOptional } from './read.j
 
 export const VOLUMES_DB = 'volumes/metadata.db';
 export const VOLUME_BUCKET = 'volumes';
-/** A bbolt file is read whole; the volume store is tiny, so this only stops absurd files. */
-export const BOLT_LIMIT = 512 * 1024 * 1024;
 /** Label Docker 23+ puts on anonymous volumes (`volume/service/service.go AnonymousLabel`). */
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 /** names.RestrictedNamePattern: what the local driver accepts for a new volume. */
@@ -263,7 +262,7 @@ function loadDir(src: Source, name: string, f: Findings): VolumeDir {
 /** Reads metadata.db and the local driver's directories. Absence of either is not an error. */
 export function loadVolumeStore(src: Source, f: Findings, opts: { deleted?: boolean } = {}): VolumeStore {
   const store: VolumeStore = { db: false, metas: new Map(), dirs: new Map(), deleted: [] };
-  const buf = readOptional(src, VOLUMES_DB, f, 'volume.unreadable', BOLT_LIMIT);
+  const buf = readOptional(src, VOLUMES_DB, f, 'volume.unreadable', limits.boltBytes);
   if (buf) {
     const r = parseVolumeDb(buf, VOLUMES_DB, f, opts);
     store.db = r.ok;
@@ -297,16 +296,15 @@ export interface TreeUsage {
   truncated: boolean;
 }
 
-export const USAGE_MAX_ENTRIES = 200_000;
 export const USAGE_MAX_DEPTH = 256;
 
 /**
  * Walks `path` (not following symlinks) through the source, bounded in entries and depth. A
  * missing root yields undefined; unreadable subdirectories are recorded and skipped.
  */
-export function treeUsage(src: Source, path: string, f: Findings, limits: { maxEntries?: number; maxDepth?: number } = {}): TreeUsage | undefined {
-  const maxEntries = limits.maxEntries ?? USAGE_MAX_ENTRIES;
-  const maxDepth = limits.maxDepth ?? USAGE_MAX_DEPTH;
+export function treeUsage(src: Source, path: string, f: Findings, bounds: { maxEntries?: number; maxDepth?: number } = {}): TreeUsage | undefined {
+  const maxEntries = bounds.maxEntries ?? limits.volumeUsageEntries;
+  const maxDepth = bounds.maxDepth ?? USAGE_MAX_DEPTH;
   const root = lstatOptional(src, path, f, 'volume.unreadable');
   if (!root) return undefined;
   const u: TreeUsage = { bytes: 0, files: 0, dirs: 0, truncated: false };
