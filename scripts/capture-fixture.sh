@@ -3,6 +3,7 @@
 #
 #   scripts/capture-fixture.sh --engine 20.10|26 [--containerd-store] --out fixtures/<name>
 #                              [--dir /tmp/dsfxNN] [--addr 127.0.0.1:PORT] [--lab PATH/lab.sh]
+#                              [--extra-seed N]
 #
 # Starts a private lab engine with /work/shared/docker-lab/lab.sh (override with --lab or
 # $LAB_SH), plays ONE scenario (the same for every engine where possible), takes the
@@ -17,13 +18,16 @@
 #
 # Output (all regenerated on every run; nothing else in --out is touched):
 #   <out>/data-root.tar.gz, <out>/data-root.tar.gz.verify.txt, <out>/README.md, <out>/oracles/
+# --extra-seed N adds containers ho-1..ho-8 whose file and log operations are drawn at random
+# from N: a store this project's tests have never seen, for checking dockscope against the
+# engine (DOCKSCOPE_FIXTURES=<parent of --out> node --test dist/test/oracle/*.test.js).
 # Must run as root. No internet: every run/create uses --pull never, containers --network none.
 set -euo pipefail
 export LC_ALL=C TZ=UTC DOCKER_BUILDKIT=0
 unset DOCKER_CONTEXT
 
-ENGINE='' C8D=0 OUT='' D='' ADDR='' LAB=${LAB_SH:-/work/shared/docker-lab/lab.sh}
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
+ENGINE='' C8D=0 OUT='' D='' ADDR='' LAB=${LAB_SH:-/work/shared/docker-lab/lab.sh} EXTRA_SEED=''
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --engine) ENGINE=$2; shift 2;;
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
     --dir) D=$2; shift 2;;
     --addr) ADDR=$2; shift 2;;
     --lab) LAB=$2; shift 2;;
+    --extra-seed) EXTRA_SEED=$2; shift 2;;
     -h|--help) usage 0;;
     *) echo "unknown argument: $1" >&2; usage;;
   esac
@@ -277,6 +282,51 @@ q docker create "${RUN[@]}" --name evil \
   --label "evil=$(printf '\033[31mred\033[0m\nsecond line')" --label 'plain=ok' \
   -e "CR_VAR=$(printf 'before\rafter')" -e 'NORMAL=1' fx/base:1 true
 
+# ---- random extra containers (--extra-seed): each draws 4-9 operations from the pool below
+EXTRA_NAMES=''
+if [ -n "$EXTRA_SEED" ]; then
+  RANDOM=$EXTRA_SEED
+  OPS=(
+    'echo added-$RANDOM > /added-$RANDOM.txt'
+    'mkdir -p /newtree/a/b && echo deep > /newtree/a/b/f && ln -s a/b /newtree/link'
+    'echo appended >> /etc/passwd'
+    'rm -f /etc/group'
+    'rm -rf /usr/sbin'
+    'rm -rf /var && mkdir -p /var/log && echo fresh > /var/log/x'
+    'mv /etc/profile /etc/profile.moved 2>/dev/null || mv /etc/passwd /etc/passwd.moved'
+    'chmod 0600 /etc/hostname.copy 2>/dev/null; cp /etc/passwd /etc/passwd.copy && chmod 0600 /etc/passwd.copy'
+    'chmod 0700 /bin'
+    'chown 1:1 /etc/shadow 2>/dev/null || chown 1:1 /etc/passwd'
+    'touch -d 2020-01-01T00:00:00 /bin/busybox'
+    'ln /bin/busybox /root/bb-hardlink'
+    'ln -s /etc/shadow /tmp/shadow-link'
+    'mkfifo /tmp/fifo-$RANDOM'
+    'printf "#!/bin/sh\\nid\\n" > /usr/bin/suid-$RANDOM && chmod 4755 /usr/bin/suid-*'
+    'mkdir -p /root/.ssh && echo "ssh-rsa AAAA x@y" >> /root/.ssh/authorized_keys'
+    'echo ".hidden" > /.hidden-$RANDOM'
+    'rm -rf /data/sub 2>/dev/null; rm -rf /home'
+    'mkdir -p /opt/x && echo 1 > /opt/x/f && rm -rf /opt/x && mkdir /opt/x'
+    'head -c $((RANDOM * 3)) /dev/urandom > /blob.bin'
+    'i=0; while [ $i -lt $((RANDOM % 300)) ]; do echo "log out $i"; echo "log err $i" >&2; i=$((i+1)); done'
+    'head -c $((16384 + RANDOM)) /dev/zero | tr "\\0" Z; echo'
+    'printf "no newline at end"'
+    'printf "\\033[32mgreen\\033[0m\\r\\n"'
+  )
+  for k in 1 2 3 4 5 6 7 8; do
+    n=$((4 + RANDOM % 6)) script='' i=0
+    while [ $i -lt $n ]; do script="$script${OPS[$((RANDOM % ${#OPS[@]}))]}; "; i=$((i+1)); done
+    img=fx/base:1; [ $((RANDOM % 2)) = 0 ] && img=fx/app:1
+    extra=(); case $((RANDOM % 4)) in
+      0) extra=(--log-opt max-size=1k --log-opt max-file=4 --log-opt compress=true);;
+      1) [ "$LOCAL_LOGS" = 1 ] && extra=(--log-driver local);;
+    esac
+    log "extra container ho-$k on $img: $script"
+    runwait "ho-$k" "${extra[@]}" "$img" sh -c "$script true" || note "ho-$k failed to run"
+    EXTRA_NAMES="$EXTRA_NAMES ho-$k"
+  done
+  note "extra containers from --extra-seed $EXTRA_SEED:$EXTRA_NAMES"
+fi
+
 # ================================================================== oracles
 log "oracles"
 api() { # PATH OUTFILE : raw Engine API response body (unversioned path = daemon's own API version)
@@ -314,7 +364,7 @@ while read -r id name; do
   docker logs "$id" > "$ORA/logs/$name.stdout" 2> "$ORA/logs/$name.stderr" || true
   docker logs --timestamps "$id" > "$ORA/logs/$name.ts.txt" 2>&1 || true
 done < "$ORA/.containers"
-for name in changes created orphanimg committer renamed; do
+for name in changes created orphanimg committer renamed $EXTRA_NAMES; do
   docker export "$name" > "$D/export.tar"
   tar --numeric-owner -tvf "$D/export.tar" > "$ORA/export/$name.txt"
   tar -tf "$D/export.tar" > "$ORA/export/$name.list"

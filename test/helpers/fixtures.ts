@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 /** Repository root (tests run from dist/test/...). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const FIXTURES = path.join(REPO, 'fixtures');
+/**
+ * Where the real-engine fixtures are: the project's own, or (DOCKSCOPE_FIXTURES) a folder of
+ * captures the tests have never seen, e.g. from `scripts/capture-fixture.sh --extra-seed N`.
+ */
+export const HOLDOUT = Boolean(process.env.DOCKSCOPE_FIXTURES);
+export const FIXTURES = process.env.DOCKSCOPE_FIXTURES ? path.resolve(process.env.DOCKSCOPE_FIXTURES) : path.join(REPO, 'fixtures');
 
 export interface Fixture {
   name: string;
