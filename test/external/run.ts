@@ -17,6 +17,7 @@ import { exportPlan } from '../../src/analysis/export.js';
 import { openView, resolveTarget } from '../../src/analysis/mergedfs.js';
 import { imageHistory, inspectContainer, inspectImage, listContainers, listImages } from '../../src/analysis/inspect.js';
 import { mountReport } from '../../src/analysis/mounts.js';
+import { verify } from '../../src/analysis/verify.js';
 import { makePathMap } from '../../src/analysis/paths.js';
 import { loadModel, type Model } from '../../src/model/graph.js';
 import { openEvidence } from '../../src/source/open.js';
@@ -268,4 +269,28 @@ test('overlay.v2: diff, fs and export of overlay v1 containers (upper over lower
   assert.deepEqual(exported(model, booth), merged);
   // The image: overlay/<cache-id>/root is the whole tree.
   assert.deepEqual(exported(model, OV_IMAGE), listTree(model.src, `overlay/${OV_CACHE}/root`));
+});
+
+test('aufs.v1 and overlay.v2: verify re-hashes every layer, and nothing is called tampered', async () => {
+  {
+    const { model } = await load('docker-explorer/aufs.v1.tgz');
+    const r = await verify(model, [...model.images.values()]);
+    assert.equal(r.status, 'ok', JSON.stringify(r.layers.map((l) => l.checks)));
+    const top = r.layers.find((l) => l.chainID === V1_TOP)!;
+    // graph/<TOP>/tar-data.json.gz describes an empty layer: two zero blocks, the well-known digest.
+    assert.equal(top.computedDiffID, 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+    const base = r.layers.find((l) => l.chainID === V1_BASE)!;
+    assert.equal(base.checks.find((c) => c.check === 'content')?.status, 'ok');
+    assert.equal(base.checks.find((c) => c.check === 'size')?.status, 'ok'); // layersize 1154361
+    // graph/<id>/checksum is a compressed-blob digest: not recomputable, and said so.
+    assert.match(base.na!.checksum!, /compressed blob/);
+    assert.equal(base.na!.link, 'n/a (aufs has no short links)');
+  }
+  {
+    const { model } = await load('docker-explorer/overlay.v2.tgz');
+    const r = await verify(model, [...model.images.values()]);
+    assert.equal(r.status, 'ok', JSON.stringify(r.layers.map((l) => l.checks)));
+    assert.equal(r.layers[0]!.computedDiffID, OV_CHAIN); // single layer: chainID = diffID
+    assert.equal(r.layers[0]!.na!.link, 'n/a (overlay has no short links)');
+  }
 });
