@@ -15,7 +15,7 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     const ctx = await loadContext(argv);
     const { model, ev, paths } = ctx;
     const lf = new Findings();
-    const layout = detectLayout(ev.root, lf);
+    const layout = detectLayout(ev.root, lf, ev.rootPath);
     model.findings.list.push(...lf.list);
     const states: Record<string, number> = {};
     for (const c of model.containers.values()) states[stateString(c)] = (states[stateString(c)] ?? 0) + 1;
