@@ -208,8 +208,10 @@ function loadGraphStore(model: Model, driver: string): void {
     const node: LayerNode = { chainID, store, record, images: new Set(), containers: new Set() };
     if (record.cacheID) {
       node.dir = store.dirs.dir(record.cacheID);
-      if (!node.dir) f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver}/ dir`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
-      else if (node.dir.link) node.shortLink = store.dirs.shortLink(node.dir.link);
+      // zfs layers are datasets in the pool: nothing in the data root names them (FORMATS.md §8).
+      if (!node.dir && driver !== 'zfs')
+        f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver === 'devicemapper' ? 'devicemapper/metadata/ device' : `${driver}/ dir`}`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
+      else if (node.dir?.link) node.shortLink = store.dirs.shortLink(node.dir.link);
     }
     model.layers.set(chainID, node);
   }
