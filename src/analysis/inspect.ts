@@ -418,6 +418,13 @@ export function containerNames(model: Model, c: ContainerNode): string[] {
       if (child === c.record.name && alias) names.push(alias);
     }
   }
+  // pre-1.10: links lived in linkgraph.db (parent container → alias → linked container).
+  for (const l of model.linkgraph?.links ?? []) {
+    if (l.child !== c.id) continue;
+    const parent = model.containers.get(l.parent)?.record.name || (model.linkgraph!.names.has(l.parent) ? `/${model.linkgraph!.names.get(l.parent)}` : undefined);
+    const name = `${parent ?? `/${l.parent.slice(0, 12)}`}/${l.alias}`;
+    if (!names.includes(name)) names.push(name);
+  }
   return names;
 }
 

@@ -49,6 +49,7 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
         References: s.repositories.length,
       })),
       DriverStorage: storage,
+      Linkgraph: model.linkgraph ? { Size: model.linkgraph.size, Names: model.linkgraph.names.size, Links: model.linkgraph.links.length } : null,
       Migration: model.migration.size ? Object.fromEntries(model.migration) : null,
       Images: { Total: images.length, Restorable: images.filter((i) => i.loadable).length, Tagged: images.filter((i) => i.repoTags.length > 0).length },
       Containers: { Total: model.containers.size, States: states, Drivers: drivers },
@@ -73,6 +74,8 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     for (const st of info.Stores)
       print(`  ${st.ImageRoot}${st.Legacy ? ` (pre-1.10, ${st.Driver})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
     if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
+    if (model.linkgraph)
+      print(`  linkgraph.db (pre-1.10, SQLite, ${model.linkgraph.size} bytes): ${model.linkgraph.names.size} container names, ${model.linkgraph.links.length} links${model.findings.list.some((x) => x.code === 'linkgraph.not-parsed') ? ' (not parsed: too large)' : ''}`);
     print(`  images: ${info.Images.Total} (${info.Images.Restorable} restorable by Docker, ${info.Images.Tagged} tagged)`);
     print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.join(', ')}` : ''}`);
     for (const d of storage) {

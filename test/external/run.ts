@@ -294,3 +294,14 @@ test('aufs.v1 and overlay.v2: verify re-hashes every layer, and nothing is calle
     assert.equal(r.layers[0]!.na!.link, 'n/a (overlay has no short links)');
   }
 });
+
+test('aufs.v1: linkgraph.db (SQLite) names the three containers as their config.json does', async () => {
+  const { model } = await load('docker-explorer/aufs.v1.tgz');
+  // linkgraph.db: 5120 bytes, edges 0 → <id> named by the container name; no links.
+  assert.equal(model.linkgraph?.size, 5120);
+  assert.deepEqual(
+    Object.fromEntries(model.linkgraph!.names),
+    Object.fromEntries(Object.entries(V1_CONTAINERS).map(([id, v]) => [id, v.name.slice(1)])),
+  );
+  assert.deepEqual(model.linkgraph!.links, []);
+});
