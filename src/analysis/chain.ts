@@ -4,6 +4,7 @@ import type { LayerNode, Model } from '../model/graph.js';
 import { ResolveError } from '../model/resolve.js';
 import { LINK_RE } from '../store/overlay2.js';
 import { chainStepsContainerd, pulledFromContainerd, type SnapshotView } from './containerd.js';
+import { driverDirPath, hasShortLinks, LEGACY_CHAIN_NOTE, noLinksNote } from './inspect.js';
 import type { PathMap } from './paths.js';
 
 export type IdKind =
@@ -115,6 +116,10 @@ export interface ChainStep {
   link?: string;
   linkTarget?: string;
   linkOk: boolean;
+  /** Set when the driver has no short links: link/linkOk do not apply. */
+  linkNote?: string;
+  /** Set when there is no chainID to recompute (pre-1.10 layers): recomputed/recomputedMatches do not apply. */
+  recomputeNote?: string;
   tarSplit: boolean;
   committed?: boolean;
   loadError?: string;
@@ -145,11 +150,14 @@ export function chainReport(model: Model, query: string, chainID: string, matche
   if (cstore) return chainReportContainerd(model, cstore, query, chainID, matches, paths);
   const { chain, problem } = model.parentChain(chainID);
   const base = chain.slice().reverse();
-  const store = model.stores[0];
-  const home = store?.dirs.home ?? 'overlay2';
+  const top0 = model.layers.get(chainID);
+  const store = (top0?.store.kind === 'graphdriver' ? top0.store : undefined) ?? model.stores[0];
   let below: string | undefined;
   const steps: ChainStep[] = base.map((n: LayerNode) => {
     const r = n.record!;
+    const ns = n.store.kind === 'graphdriver' ? n.store : store;
+    const driver = ns?.driver ?? 'overlay2';
+    const home = ns?.dirs.home ?? driver;
     const recomputed = r.diffID ? chainIDOf(below, r.diffID) : undefined;
     below = n.chainID;
     const link = n.dir?.link;
@@ -162,11 +170,13 @@ export function chainReport(model: Model, query: string, chainID: string, matche
       present: true,
       size: r.size,
       cacheID: r.cacheID,
-      driverDir: r.cacheID ? paths.abs(`${home}/${r.cacheID}`) : undefined,
+      driverDir: r.cacheID ? paths.abs(driverDirPath(driver, home, r.cacheID)) : undefined,
       driverDirPresent: n.dir !== undefined,
       link,
       linkTarget: n.shortLink?.target,
       linkOk: link !== undefined && n.shortLink?.id === r.cacheID,
+      ...(hasShortLinks(driver) ? {} : { linkNote: noLinksNote(driver) }),
+      ...(ns?.legacy ? { recomputeNote: LEGACY_CHAIN_NOTE } : {}),
       tarSplit: r.hasTarSplit,
       committed: n.dir?.committed,
       loadError: r.loadError,

@@ -132,7 +132,12 @@ function paxRecord(key: string, value: Buffer): Buffer {
 
 /** Keys whose values are raw bytes (held as latin1 strings in the header object). */
 const BINARY_PREFIX = 'SCHILY.xattr.';
-const MAX_OCTAL7 = 0o7777777;
+/**
+ * Largest uid/gid the ustar header carries here: tar-stream writes them with 6 octal digits
+ * (`encodeOct(uid, 6)`) and turns anything larger into 777777 = 262143. Old hosts' files owned by
+ * directory-service ids (e.g. 338377 in the docker-explorer archives) go to PAX instead.
+ */
+const MAX_USTAR_ID = 0o777777;
 /** tar-stream encodes the ustar mtime through a 32-bit integer: later times go to PAX. */
 const MAX_USTAR_TIME = 0x7fffffff;
 
@@ -153,7 +158,7 @@ function needsPax(h: { name: string; linkname?: string; uid: number; gid: number
     if (i <= 0 || i > 155 || h.name.length - i - 1 > 100) return true;
   }
   if (h.linkname && Buffer.byteLength(h.linkname) > 100) return true;
-  return h.uid > MAX_OCTAL7 || h.gid > MAX_OCTAL7 || h.mtime < 0 || h.mtime > MAX_USTAR_TIME;
+  return h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID || h.mtime < 0 || h.mtime > MAX_USTAR_TIME;
 }
 
 type PackInternals = {
@@ -179,13 +184,13 @@ function installBinaryPax(pack: tarStream.Pack): boolean {
     const mtime = header.mtime instanceof Date ? Math.floor(header.mtime.getTime() / 1000) : 0;
     recs.push(paxRecord('path', Buffer.from(name, 'utf8')));
     if (linkname) recs.push(paxRecord('linkpath', Buffer.from(linkname, 'utf8')));
-    if (uid > MAX_OCTAL7) recs.push(paxRecord('uid', Buffer.from(String(uid))));
-    if (gid > MAX_OCTAL7) recs.push(paxRecord('gid', Buffer.from(String(gid))));
+    if (uid > MAX_USTAR_ID) recs.push(paxRecord('uid', Buffer.from(String(uid))));
+    if (gid > MAX_USTAR_ID) recs.push(paxRecord('gid', Buffer.from(String(gid))));
     if (mtime < 0 || mtime > MAX_USTAR_TIME) recs.push(paxRecord('mtime', Buffer.from(String(mtime))));
     const pax = (header.pax ?? {}) as Record<string, string>;
     for (const k of Object.keys(pax).sort()) recs.push(paxRecord(k, Buffer.from(pax[k]!, k.startsWith(BINARY_PREFIX) ? 'latin1' : 'utf8')));
     const body = Buffer.concat(recs);
-    const clampId = (n: number) => (n > MAX_OCTAL7 ? 0 : n);
+    const clampId = (n: number) => (n > MAX_USTAR_ID ? 0 : n);
     const safeTime = mtime < 0 || mtime > MAX_USTAR_TIME ? new Date(0) : header.mtime;
     const base = { mode: header.mode, uid: clampId(uid), gid: clampId(gid), mtime: safeTime };
     const paxName = ustarFallback(`PaxHeaders/${name.replace(/\/$/, '').split('/').pop() ?? ''}`, 100)!;

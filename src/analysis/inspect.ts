@@ -114,6 +114,8 @@ export interface LayerResolution {
   DriverDirPresent: boolean;
   Link: string | null;
   LinkPresent: boolean;
+  /** Set when the driver has no short links (aufs, overlay v1, vfs …): the link fields do not apply. */
+  LinkNote?: string;
   TarSplit: boolean;
   Distribution: V2Metadata[];
   /** containerd: the committed snapshot keyed by the chainID. */
@@ -135,6 +137,19 @@ export function driverDirPath(driver: string, home: string, id: string): string 
       return `${home}/${id}`;
   }
 }
+
+/** overlay2 and fuse-overlayfs keep `link` files and `l/` short links; no other driver does. */
+export function hasShortLinks(driver: string): boolean {
+  return driver === 'overlay2' || driver === 'fuse-overlayfs';
+}
+
+/** What the link column says where the driver has no short links (never a ✗: nothing is wrong). */
+export function noLinksNote(driver: string): string {
+  return `n/a (${driver} has no short links)`;
+}
+
+/** What the chainID recomputation says for a pre-1.10 layer (named by its random v1 ID). */
+export const LEGACY_CHAIN_NOTE = 'n/a (pre-1.10 v1 layer: named by a random v1 ID, no chainID to recompute)';
 
 /** The layer resolution Docker never shows: one entry per rootfs layer. */
 export function layerResolution(model: Model, img: ImageNode, paths: PathMap): LayerResolution[] {
@@ -158,6 +173,7 @@ export function layerResolution(model: Model, img: ImageNode, paths: PathMap): L
       DriverDirPresent: dir !== undefined,
       Link: dir?.link ?? null,
       LinkPresent: l.layer?.shortLink?.id === rec?.cacheID && rec?.cacheID !== undefined,
+      ...(hasShortLinks(store.driver) ? {} : { LinkNote: noLinksNote(store.driver) }),
       TarSplit: rec?.hasTarSplit ?? false,
       Distribution: store?.distribution.byDiffID.get(l.diffID) ?? [],
     };
@@ -401,6 +417,13 @@ export function containerNames(model: Model, c: ContainerNode): string[] {
       const [child, alias] = l.split(':');
       if (child === c.record.name && alias) names.push(alias);
     }
+  }
+  // pre-1.10: links lived in linkgraph.db (parent container → alias → linked container).
+  for (const l of model.linkgraph?.links ?? []) {
+    if (l.child !== c.id) continue;
+    const parent = model.containers.get(l.parent)?.record.name || (model.linkgraph!.names.has(l.parent) ? `/${model.linkgraph!.names.get(l.parent)}` : undefined);
+    const name = `${parent ?? `/${l.parent.slice(0, 12)}`}/${l.alias}`;
+    if (!names.includes(name)) names.push(name);
   }
   return names;
 }

@@ -26,7 +26,7 @@
  * directory copy read without root they cannot be seen, and `opaqueKnown` says so.
  */
 import type { Readable } from 'node:stream';
-import type { ContainerNode, ImageNode, Model } from '../model/graph.js';
+import type { ContainerNode, GraphStore, ImageNode, Model } from '../model/graph.js';
 import { resolveContainer, resolveImage, ResolveError } from '../model/resolve.js';
 import { MAX_SYMLINK_HOPS } from '../source/paths.js';
 import { EvidenceError, isEvidenceError, type Source, type Stat } from '../source/types.js';
@@ -536,8 +536,16 @@ export class StackError extends Error {
 
 interface DriverLayout {
   /** Layer dir of a driver id, relative to the data root. */
-  dir(id: string): string;
+  dir(id: string, role: LayerDir['role']): string;
   whiteouts: WhiteoutStyle;
+  /** Image layers' whiteout style when it differs (overlay v1: `root/` trees had deletions applied). */
+  imageWhiteouts?: WhiteoutStyle;
+  /**
+   * overlay (v1): image layers are full trees `overlay/<id>/root` (hard-link farms of the parent
+   * plus the layer's diff, deletions applied); a container or init layer is `upper/` over the
+   * one lowerdir named by its `lower-id` (FORMATS.md §8).
+   */
+  overlay1?: boolean;
   /** Each dir is a full copy of the tree (vfs, btrfs): the view is the top dir alone. */
   fullCopy: boolean;
   changes: LayerStack['changes'];
@@ -555,6 +563,10 @@ function driverLayout(driver: string, home: string): DriverLayout | undefined {
       return { dir: (id) => `vfs/dir/${id}`, whiteouts: 'none', fullCopy: true, changes: 'naive' };
     case 'btrfs':
       return { dir: (id) => `btrfs/subvolumes/${id}`, whiteouts: 'none', fullCopy: true, changes: 'naive' };
+    case 'overlay':
+      // Upper dirs are written by the kernel (char 0:0 whiteouts, opaque xattrs); Docker wraps the
+      // driver in NaiveDiffDriver, so changes compare two merged trees.
+      return { dir: (id, role) => `overlay/${id}/${role === 'image' ? 'root' : 'upper'}`, whiteouts: 'overlay', imageWhiteouts: 'none', fullCopy: false, overlay1: true, changes: 'naive' };
     default:
       return undefined;
   }
@@ -599,10 +611,11 @@ function materialise(src: Source, layout: DriverLayout, wants: Want[], problems:
       problems.push(`${w.role} layer: unusable driver id ${JSON.stringify(w.id)}`);
       continue;
     }
-    const path = layout.dir(w.id);
+    const path = layout.dir(w.id, w.role);
     const what = w.role === 'image' ? `image layer ${w.index ?? '?'}${w.chainID ? ` (${w.chainID})` : ''}` : `${w.role} layer`;
     const s = openLayer(src, path, problems, what);
-    if (s) out.push({ id: w.id, src: s, whiteouts: layout.whiteouts, role: w.role, path, chainID: w.chainID, diffID: w.diffID, index: w.index });
+    const whiteouts = w.role === 'image' ? (layout.imageWhiteouts ?? layout.whiteouts) : layout.whiteouts;
+    if (s) out.push({ id: w.id, src: s, whiteouts, role: w.role, path, chainID: w.chainID, diffID: w.diffID, index: w.index });
   }
   return out;
 }
@@ -636,12 +649,40 @@ export function containerStack(model: Model, c: ContainerNode): LayerStack {
   const image = chainWants(model, m.parent, problems);
   const [rw] = materialise(model.src, layout, [upper], problems);
   if (!rw) throw new StackError(problems.join('; '));
+  if (layout.overlay1) return overlay1ContainerStack(model, store, c, rw, init, image, layout, problems);
   const below = materialise(model.src, layout, [...(init ? [init] : []), ...image], problems);
   if (layout.fullCopy) {
     // vfs/btrfs: each dir is whole; Docker diffs the RW dir against the init dir (or the image top).
     return { kind: 'container', driver, store: store.name, layers: [rw], base: below.slice(0, 1), changes: layout.changes, problems };
   }
   return { kind: 'container', driver, store: store.name, layers: [rw, ...below], base: below, changes: layout.changes, problems };
+}
+
+/**
+ * overlay v1 (`moby@v20.10.0:daemon/graphdriver/overlay/overlay.go`): `Create` of a layer on an
+ * image layer writes `lower-id` = that layer and an empty `upper/`; on a layer with an `upper/`
+ * (a container on its init layer) it copies the parent's `lower-id` and its whole `upper/`. So
+ * what the container saw is its own `upper/` over `overlay/<lower-id>/root` alone: the init
+ * layer's files are already copies in the container's upper (a file the container then deleted
+ * leaves no whiteout when it was not in the lowerdir, so stacking init below would resurrect it).
+ * Docker's Changes (NaiveDiffDriver) compares that with the init layer's own view: init `upper/`
+ * over the same root.
+ */
+function overlay1ContainerStack(model: Model, store: GraphStore, c: ContainerNode, rw: LayerDir, init: Want | undefined, image: Want[], layout: DriverLayout, problems: string[]): LayerStack {
+  const top = image[0];
+  let lowerId = c.rw?.lowerId;
+  if (!lowerId) {
+    // Create copied the init layer's lower-id, so that one names the same root.
+    const fromInit = init ? store.dirs.dir(init.id)?.lowerId : undefined;
+    problems.push(`overlay/${rw.id}/lower-id is missing or unreadable; using ${fromInit ? `the init layer's lower-id` : 'the image top layer'}`);
+    lowerId = fromInit;
+  }
+  if (lowerId && top && top.id !== lowerId) problems.push(`lower-id ${lowerId} is not the image top layer's cache-id ${top.id}; the lower-id is what was mounted`);
+  const lowerWant: Want | undefined = lowerId ? { ...(top?.id === lowerId ? top : {}), role: 'image', id: lowerId } : top;
+  const [lower] = lowerWant ? materialise(model.src, layout, [lowerWant], problems) : [];
+  const [initDir] = init ? materialise(model.src, layout, [init], problems) : [];
+  const below = lower ? [lower] : [];
+  return { kind: 'container', driver: c.record.driver, store: store.name, layers: [rw, ...below], base: initDir ? [initDir, ...below] : below, changes: layout.changes, problems };
 }
 
 /** An image's layer directories, top first (its rootfs diffIDs, base-first in the config, reversed). */
@@ -661,7 +702,8 @@ export function imageStack(model: Model, img: ImageNode): LayerStack {
     }
     wants.push({ role: 'image', id, chainID: l.chainID, diffID: l.diffID, index: i });
   }
-  let layers = materialise(model.src, layout, wants, problems);
+  // overlay v1 image layers are full trees too: the top `root/` is the whole image.
+  let layers = materialise(model.src, layout, layout.overlay1 ? wants.slice(0, 1) : wants, problems);
   if (layout.fullCopy) layers = layers.slice(0, 1);
   return { kind: 'image', driver: store.driver, store: store.name, layers, changes: layout.changes, problems };
 }

@@ -49,22 +49,7 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
   const home = store?.dirs.home ?? driver;
   if (driver === 'aufs' || driver === 'overlay') return { ...mountReportLegacyDriver(model, c, paths, driver, home, store?.name), volumes: volumesOf(c, paths) };
   const diffOf = (id: string) => paths.abs(`${home}/${id}/diff`);
-  const stack: StackEntry[] = [];
-  const problems: string[] = [];
-  const entry = (role: StackEntry['role'], id: string | undefined, dir: DriverDir | undefined) => {
-    if (id) stack.push({ role, id, diff: diffOf(id), link: dir?.link, present: dir !== undefined });
-  };
-  entry('upper', c.mount?.mountID, c.rw);
-  entry('init', c.mount?.initID, c.init);
-  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
-  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
-  const n = imageChain.chain.length;
-  imageChain.chain.forEach((layer, i) => {
-    const id = layer.record?.cacheID;
-    if (!id) return;
-    stack.push({ role: 'image', id, diff: diffOf(id), link: layer.dir?.link, present: layer.dir !== undefined, chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
-  });
-  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
+  const { stack, problems } = layerStack(model, c, { path: diffOf, present: (dir) => dir !== undefined, links: true });
 
   const lowerFromDisk = (c.rw?.lower ?? []).map((e) => {
     const link = store?.dirs.shortLink(e.replace(/^l\//, ''));
@@ -81,6 +66,33 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
   const work = c.mount?.mountID ? paths.abs(`${home}/${c.mount.mountID}/work`) : undefined;
   const merged = c.mount?.mountID ? paths.abs(`${home}/${c.mount.mountID}/merged`) : undefined;
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The container's layers top to bottom as the model expects them: RW (`mount-id`), init
+ * (`init-id`), then the image chain from the mount's parent. Every graph driver shares this walk;
+ * only where a layer's files are (`path`) and what counts as present differ.
+ */
+function layerStack(
+  model: Model,
+  c: ContainerNode,
+  how: { path: (id: string, role: StackEntry['role']) => string; present: (dir: DriverDir | undefined) => boolean; links: boolean },
+): { stack: StackEntry[]; problems: string[] } {
+  const stack: StackEntry[] = [];
+  const problems: string[] = [];
+  const push = (role: StackEntry['role'], id: string, dir: DriverDir | undefined, extra: Partial<StackEntry> = {}) =>
+    stack.push({ role, id, diff: how.path(id, role), ...(how.links ? { link: dir?.link } : {}), present: how.present(dir), ...extra });
+  if (c.mount?.mountID) push('upper', c.mount.mountID, c.rw);
+  if (c.mount?.initID) push('init', c.mount.initID, c.init);
+  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
+  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
+  const n = imageChain.chain.length;
+  imageChain.chain.forEach((layer, i) => {
+    const id = layer.record?.cacheID;
+    if (id) push('image', id, layer.dir, { chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
+  });
+  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
+  return { stack, problems };
+}
   const dockerMount =
     upper && work && merged && lowers.length
       ? `mount -t overlay overlay -o ${q(`lowerdir=${lowers.join(':')},upperdir=${upper.diff},workdir=${work}`)} ${q(merged)}`
@@ -106,6 +118,33 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
 const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /**
+ * The container's layers top to bottom as the model expects them: RW (`mount-id`), init
+ * (`init-id`), then the image chain from the mount's parent. Every graph driver shares this walk;
+ * only where a layer's files are (`path`) and what counts as present differ.
+ */
+function layerStack(
+  model: Model,
+  c: ContainerNode,
+  how: { path: (id: string, role: StackEntry['role']) => string; present: (dir: DriverDir | undefined) => boolean; links: boolean },
+): { stack: StackEntry[]; problems: string[] } {
+  const stack: StackEntry[] = [];
+  const problems: string[] = [];
+  const push = (role: StackEntry['role'], id: string, dir: DriverDir | undefined, extra: Partial<StackEntry> = {}) =>
+    stack.push({ role, id, diff: how.path(id, role), ...(how.links ? { link: dir?.link } : {}), present: how.present(dir), ...extra });
+  if (c.mount?.mountID) push('upper', c.mount.mountID, c.rw);
+  if (c.mount?.initID) push('init', c.mount.initID, c.init);
+  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
+  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
+  const n = imageChain.chain.length;
+  imageChain.chain.forEach((layer, i) => {
+    const id = layer.record?.cacheID;
+    if (id) push('image', id, layer.dir, { chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
+  });
+  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
+  return { stack, problems };
+}
+
+/**
  * aufs and overlay (v1). aufs: every layer is a branch `aufs/diff/<id>`, the RW one on top, and
  * `aufs/layers/<mount-id>` lists the branches below as Docker stacked them. overlay v1: one lowerdir,
  * `overlay/<lower-id>/root` (the image top layer's full tree); the init layer was copied into the
@@ -113,23 +152,8 @@ const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `
  */
 function mountReportLegacyDriver(model: Model, c: ContainerNode, paths: PathMap, driver: 'aufs' | 'overlay', home: string, storeName: string | undefined): Omit<MountReport, 'volumes'> {
   const aufs = driver === 'aufs';
-  const problems: string[] = [];
-  const stack: StackEntry[] = [];
   const layerPath = (id: string, role: StackEntry['role']) => paths.abs(aufs ? `aufs/diff/${id}` : `overlay/${id}/${role === 'image' ? 'root' : 'upper'}`);
-  const entry = (role: StackEntry['role'], id: string | undefined, dir: DriverDir | undefined) => {
-    if (id) stack.push({ role, id, diff: layerPath(id, role), present: dir !== undefined && dir.hasDiff });
-  };
-  entry('upper', c.mount?.mountID, c.rw);
-  entry('init', c.mount?.initID, c.init);
-  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
-  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
-  const n = imageChain.chain.length;
-  imageChain.chain.forEach((layer, i) => {
-    const id = layer.record?.cacheID;
-    if (!id) return;
-    stack.push({ role: 'image', id, diff: layerPath(id, 'image'), present: layer.dir?.hasDiff === true, chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
-  });
-  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
+  const { stack, problems } = layerStack(model, c, { path: layerPath, present: (dir) => dir?.hasDiff === true, links: false });
   const upper = stack.find((s) => s.role === 'upper');
   const expected = stack.filter((s) => s.role !== 'upper').map((s) => s.id);
   let lowerFromDisk: MountReport['lowerFromDisk'] = [];

@@ -3,7 +3,8 @@ import type { ImageNode, LayerNode, Model } from '../model/graph.js';
 import { Findings } from '../store/findings.js';
 import { openTarSplit } from '../store/tarsplit.js';
 import { treeStats } from './dirsize.js';
-import { hashLayer, layerFilesFromSource, walkLayerTree, type ExtraFile, type FileReport } from './reassemble.js';
+import { hasShortLinks, LEGACY_CHAIN_NOTE, noLinksNote } from './inspect.js';
+import { hashLayer, layerFilesFromSource, walkLayerTree, type ExtraFile, type FileReport, type WhiteoutStyle } from './reassemble.js';
 import { containerdImageChecks, verifyContainerdLayer, type LayerUse } from './verify-containerd.js';
 
 /**
@@ -33,6 +34,8 @@ export interface LayerVerdict {
   extras: ExtraFile[];
   computedDiffID?: string;
   bytes?: number;
+  /** Checks that do not apply to this layer's store, with why (shown as "n/a", never as a failure). */
+  na?: Record<string, string>;
 }
 
 export interface ImageVerdict {
@@ -79,14 +82,53 @@ interface StoreFacts {
   writesCommitted: boolean;
 }
 
+/**
+ * Where a driver keeps the files of one layer, and how they hold the layer tar's whiteouts.
+ * `fullTree`: the dir is the whole image up to this layer (overlay v1 `root/`, vfs, btrfs), so a
+ * non-base layer's dir also holds its parents' files: its size and extras cannot be checked, but
+ * every file the tar-split names is there to be re-hashed. `undefined`: the content is not in the
+ * data root (zfs datasets, devicemapper thin devices).
+ */
+export function layerContentDir(driver: string, home: string, id: string): { path: string; whiteouts: WhiteoutStyle; fullTree: boolean } | undefined {
+  switch (driver) {
+    case 'overlay2':
+      return { path: `${home}/${id}/diff`, whiteouts: 'overlay', fullTree: false };
+    case 'fuse-overlayfs':
+      // ApplyDiff uses the AUFS whiteout format (FORMATS.md §5).
+      return { path: `${home}/${id}/diff`, whiteouts: 'literal', fullTree: false };
+    case 'aufs':
+      return { path: `aufs/diff/${id}`, whiteouts: 'literal', fullTree: false };
+    case 'overlay':
+      return { path: `overlay/${id}/root`, whiteouts: 'none', fullTree: true };
+    case 'vfs':
+      return { path: `vfs/dir/${id}`, whiteouts: 'none', fullTree: true };
+    case 'btrfs':
+      return { path: `btrfs/subvolumes/${id}`, whiteouts: 'none', fullTree: true };
+    default:
+      return undefined;
+  }
+}
+
+/** aufs' own branch metadata (`.wh..wh.aufs`, `.wh..wh.plnk/`, `.wh..wh.orph/`): never layer content. */
+function isAufsMeta(path: string): boolean {
+  const first = path.split('/').find((c) => c !== '' && c !== '.') ?? '';
+  return first.startsWith('.wh..wh.') && first !== '.wh..wh..opq';
+}
+
 async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: VerifyOptions, facts: StoreFacts): Promise<LayerVerdict> {
   const r = node.record!;
-  const store = model.stores[0]!;
+  const store = node.store.kind === 'graphdriver' ? node.store : model.stores[0]!;
+  const legacy = store.legacy !== undefined;
   const checks: Check[] = [];
   const v: LayerVerdict = { chainID: node.chainID, diffID: r.diffID, cacheID: r.cacheID, status: 'ok', checks, files: [], extras: [] };
-  const ldb = `${store.imageRoot}/layerdb/sha256/${node.chainID.slice(7)}`;
+  const na = (check: string, why: string) => ((v.na ??= {})[check] = why);
+  const ldb = legacy ? `graph/${node.chainID}` : `${store.imageRoot}/layerdb/sha256/${node.chainID.slice(7)}`;
+  const tarSplitPath = legacy ? `${ldb}/tar-data.json.gz` : `${ldb}/tar-split.json.gz`;
 
-  if (r.diffID) {
+  if (legacy) {
+    na('chainid', LEGACY_CHAIN_NOTE);
+    if (r.loadError) checks.push({ check: 'v1-json', status: 'mismatch', detail: r.loadError });
+  } else if (r.diffID) {
     const recomputed = chainIDOf(r.parent, r.diffID);
     checks.push(
       recomputed === node.chainID
@@ -101,12 +143,24 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
 
   const dir = node.dir;
   const home = store.dirs.home;
-  if (!r.cacheID || !dir) {
-    checks.push({ check: 'driver-dir', status: 'missing', detail: r.cacheID ? `${home}/${r.cacheID} does not exist` : 'no cache-id' });
+  const content = r.cacheID ? layerContentDir(store.driver, home, r.cacheID) : undefined;
+  if (!hasShortLinks(store.driver)) {
+    na('link', noLinksNote(store.driver));
+    na('lower', `n/a (${store.driver} keeps no lower files)`);
+    na('committed', `n/a (${store.driver} writes no committed markers)`);
+  }
+  if (r.cacheID && !content) {
+    const why = `the ${store.driver} driver keeps layer content outside the data root (${store.driver === 'zfs' ? 'zfs datasets: the pool' : store.driver === 'devicemapper' ? 'thin devices: the thin pool' : 'driver storage'} is needed)`;
+    checks.push({ check: 'content', status: 'unchecked', detail: why });
+  } else if (!r.cacheID || !dir || !content) {
+    checks.push({ check: 'driver-dir', status: 'missing', detail: r.cacheID ? `${content?.path ?? `${home}/${r.cacheID}`} does not exist` : 'no cache-id' });
   } else {
-    const diff = `${home}/${dir.id}/diff`;
-    const stats = treeStats(model.src, diff, f);
+    const diff = content.path;
+    // A full tree holds the parents' files too: only a base layer's size and extras are its own.
+    const ownTree = !content.fullTree || !r.parent;
+    const stats = ownTree ? treeStats(model.src, diff, f) : { size: 0, truncated: false };
     if (r.size === undefined) checks.push({ check: 'size', status: 'unchecked', detail: 'size file unusable' });
+    else if (!ownTree) na('size', `n/a (${store.driver} keeps each layer as the whole image up to it: a layer's own size cannot be measured in its dir)`);
     else if (stats.truncated) checks.push({ check: 'size', status: 'unchecked', detail: 'tree too large to size' });
     else
       checks.push(
@@ -148,8 +202,8 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
         );
     }
     if (opts.noContent) checks.push({ check: 'content', status: 'unchecked', detail: 'skipped (--no-content)' });
-    else if (!r.hasTarSplit) checks.push({ check: 'content', status: 'unchecked', detail: 'no tar-split.json.gz' });
-    else if (!r.diffID) checks.push({ check: 'content', status: 'unchecked', detail: 'no diffID to compare with' });
+    else if (!r.hasTarSplit) checks.push({ check: 'content', status: 'unchecked', detail: `no ${tarSplitPath.split('/').pop()}` });
+    else if (!r.diffID && !legacy) checks.push({ check: 'content', status: 'unchecked', detail: 'no diffID to compare with' });
     else {
       const lf = new Findings();
       let files;
@@ -160,19 +214,30 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
       }
       if (!files) checks.push({ check: 'content', status: 'unchecked', detail: `${diff} cannot be opened` });
       else {
-        const h = await hashLayer(openTarSplit(model.src, `${ldb}/tar-split.json.gz`, lf), layerFilesFromSource(files), {
+        const h = await hashLayer(openTarSplit(model.src, tarSplitPath, lf), layerFilesFromSource(files), {
           findings: lf,
           path: diff,
-          whiteouts: 'overlay',
-          tree: walkLayerTree(files, { findings: lf, path: diff }),
+          whiteouts: content.whiteouts,
+          tree: ownTree ? walkLayerTree(files, { findings: lf, path: diff }) : undefined,
           expectedDiffID: r.diffID,
         });
         v.computedDiffID = h.diffID;
         v.bytes = h.bytes;
         v.files = h.files.filter((x) => x.status !== 'ok');
-        v.extras = h.extras;
-        const bad = v.files.length + h.extrasTotal;
-        if (h.matches && bad === 0) checks.push({ check: 'content', status: 'ok', detail: `reassembled ${h.bytes} bytes hash to the diffID` });
+        v.extras = store.driver === 'aufs' ? h.extras.filter((x) => !isAufsMeta(x.path)) : h.extras;
+        const extrasTotal = h.extrasTotal - (h.extras.length - v.extras.length);
+        const bad = v.files.length + extrasTotal;
+        if (!ownTree) na('extras', `${diff} holds the parents' files too: files the tar-split lacks cannot be told apart`);
+        if (!r.diffID) {
+          // pre-1.10 without a 1.10 migration: nothing recorded the layer tar's sha256. The per-file
+          // CRC-64s in tar-data.json.gz still prove each file; the checksum file is checked below.
+          if (!h.complete && bad === 0) checks.push({ check: 'content', status: 'unchecked', detail: 'tar-data.json.gz could not be read to the end' });
+          else if (bad === 0) checks.push({ check: 'content', status: 'ok', detail: `every file matches its CRC-64 in tar-data.json.gz; reassembled ${h.bytes} bytes hash to ${h.diffID} (no diffID recorded before 1.10)` });
+          else checks.push({ check: 'content', status: 'mismatch', detail: `${bad} entries differ from tar-data.json.gz; reassembled layer hashes to ${h.diffID}` });
+          const sum = legacyChecksum(model, node.chainID, h.diffID, h.complete && bad === 0);
+          if (sum && 'na' in sum) na('checksum', sum.na);
+          else if (sum) checks.push(sum);
+        } else if (h.matches && bad === 0) checks.push({ check: 'content', status: 'ok', detail: `reassembled ${h.bytes} bytes hash to the diffID` });
         else if (h.matches)
           checks.push({ check: 'content', status: 'mismatch', detail: `diffID matches, but ${bad} entries differ in ways the hash cannot see (empty files, extras)` });
         else if (!h.complete && bad === 0) checks.push({ check: 'content', status: 'unchecked', detail: 'tar-split could not be read to the end' });
@@ -183,6 +248,21 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
   }
   v.status = worst(checks.map((c) => c.status));
   return v;
+}
+
+/**
+ * `graph/<v1ID>/checksum` (FORMATS.md §7.1): a registry blob digest `sha256:…` (of the
+ * *compressed* layer as pushed or pulled) or an older `tarsum.v1+sha256:…`. Neither can be
+ * recomputed from the uncompressed layer: gzip output is not reproducible, and TarSum is not
+ * implemented here. That is a note, not a failure (the per-file CRC-64s prove the content); a
+ * checksum equal to the reassembled tar's sha256 is a real check.
+ */
+function legacyChecksum(model: Model, v1ID: string, computed: string, contentOk: boolean): Check | { na: string } | undefined {
+  const sum = model.images.get(v1ID)?.legacy?.checksum;
+  if (!sum) return undefined;
+  if (sum === computed) return { check: 'checksum', status: contentOk ? 'ok' : 'mismatch', detail: `${sum} is the digest of the reassembled (uncompressed) layer` };
+  if (sum.startsWith('tarsum.')) return { na: 'not recomputed (graph/<id>/checksum is a TarSum, which dockscope does not implement; content is proven by the CRC-64s in tar-data.json.gz)' };
+  return { na: 'not recomputable (graph/<id>/checksum is the registry digest of the compressed blob and gzip output is not reproducible; content is proven by the CRC-64s in tar-data.json.gz)' };
 }
 
 /** Verifies the given images (all when none given) and every layer they use, each layer once. */
@@ -227,6 +307,12 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
   const imageVerdicts: ImageVerdict[] = images.map((img) => {
     if (img.store.kind === 'containerd') return containerdImageVerdict(img, verdicts);
     const checks: Check[] = [];
+    if (img.legacy) {
+      // A v1 image ID is random: no config digest to check, only that its json parses.
+      if (!img.config) checks.push({ check: 'config', status: 'mismatch', detail: `graph/${img.id}/json does not parse` });
+      for (const l of img.layers) checks.push({ check: `L${l.index}`, status: verdicts.get(verdictKey(img, l.chainID))!.status, detail: l.chainID });
+      return { id: img.id, tags: img.repoTags, status: worst(checks.map((c) => c.status)), checks, layers: img.layers.map((l) => l.chainID) };
+    }
     checks.push(
       img.record.computedId === img.id
         ? { check: 'config-digest', status: 'ok', detail: 'image ID = sha256 of the config bytes' }

@@ -1,5 +1,8 @@
 import type { Argv } from 'yargs';
+import { driverStorage } from '../analysis/drivers.js';
 import { stateString } from '../analysis/inspect.js';
+import { escapeText as e } from '../render/escape.js';
+import { humanSize } from '../render/format.js';
 import { detectLayout } from '../store/layout.js';
 import { Findings } from '../store/findings.js';
 import { findingsText } from '../render/views.js';
@@ -15,8 +18,10 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     const ctx = await loadContext(argv);
     const { model, ev, paths } = ctx;
     const lf = new Findings();
-    const layout = detectLayout(ev.root, lf);
-    model.findings.list.push(...lf.list);
+    const layout = detectLayout(ev.root, lf, ev.rootPath);
+    const storageFindings = new Findings();
+    const storage = driverStorage(model, storageFindings);
+    model.findings.list.push(...lf.list, ...storageFindings.list);
     const states: Record<string, number> = {};
     for (const c of model.containers.values()) states[stateString(c)] = (states[stateString(c)] ?? 0) + 1;
     const drivers = [...new Set([...model.containers.values()].map((c) => c.record.driver))];
@@ -43,6 +48,8 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
         WriteSets: s.layerdb.writeSets.length,
         References: s.repositories.length,
       })),
+      DriverStorage: storage,
+      Linkgraph: model.linkgraph ? { Size: model.linkgraph.size, Names: model.linkgraph.names.size, Links: model.linkgraph.links.length } : null,
       Migration: model.migration.size ? Object.fromEntries(model.migration) : null,
       Images: { Total: images.length, Restorable: images.filter((i) => i.loadable).length, Tagged: images.filter((i) => i.repoTags.length > 0).length },
       Containers: { Total: model.containers.size, States: states, Drivers: drivers },
@@ -67,8 +74,21 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     for (const st of info.Stores)
       print(`  ${st.ImageRoot}${st.Legacy ? ` (pre-1.10, ${st.Driver})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
     if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
+    if (model.linkgraph)
+      print(`  linkgraph.db (pre-1.10, SQLite, ${model.linkgraph.size} bytes): ${model.linkgraph.names.size} container names, ${model.linkgraph.links.length} links${model.findings.list.some((x) => x.code === 'linkgraph.not-parsed') ? ' (not parsed: too large)' : ''}`);
     print(`  images: ${info.Images.Total} (${info.Images.Restorable} restorable by Docker, ${info.Images.Tagged} tagged)`);
     print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.join(', ')}` : ''}`);
+    for (const d of storage) {
+      print('\n' + s.bold(`${d.driver} storage`) + ` (${d.devices?.length ?? d.datasets?.length ?? 0} ${d.devices ? 'devices' : 'datasets'} in the metadata)`);
+      print(`  ${d.note}`);
+      const dm = d.devicemapper;
+      if (dm?.deviceset) print(`  deviceset-metadata: next_device_id ${dm.deviceset.nextDeviceId ?? '-'}, base filesystem ${e(dm.deviceset.baseDeviceFilesystem ?? '-')}, base UUID ${e(dm.deviceset.baseDeviceUUID ?? '-')}`);
+      if (dm?.transaction) print(`  transaction-metadata: open_transaction_id ${dm.transaction.openTransactionId ?? '-'}, device_id ${dm.transaction.deviceId ?? '-'}`);
+      for (const l of dm?.loopback ?? []) print(`  loopback ${l.name}: ${humanSize(l.size)} apparent size`);
+      for (const x of d.devices ?? [])
+        print(`  device ${String(x.deviceId ?? '?').padStart(5)}  ${e(x.id.slice(0, 20)).padEnd(20)} ${x.size === undefined ? '-' : humanSize(x.size)}  txn ${x.transactionId ?? '-'}${x.initialized === false ? '  not initialized' : ''}${x.deleted ? '  DELETED' : ''}  ${e(x.owner)}`);
+      for (const x of d.datasets ?? []) print(`  dataset …/${e(x.cacheID)}${x.mountedDir ? '  (zfs/graph mount point present)' : ''}  ${e(x.owner)}`);
+    }
     print('\n' + s.bold('Findings') + `: ${sev.error} errors, ${sev.warn} warnings, ${sev.info} info`);
     const shown = argv.verbose ? model.findings.list : model.findings.list.filter((f) => f.severity !== 'info');
     if (shown.length) print(findingsText(shown, s, argv.verbose ? Infinity : 20));

@@ -20,6 +20,7 @@ import {
   type ContainerSnapshots,
   type SnapshotNode,
 } from './containerd.js';
+import { loadLinkgraph, type Linkgraph } from '../store/linkgraph.js';
 import { legacyMount, loadLegacyStore, recordMigratedMounts, type LegacyInfo } from './legacy.js';
 import { familiarString, fullString, parseNormalizedNamed } from './reference.js';
 
@@ -134,6 +135,8 @@ export class Model {
   readonly refIndex = new Map<string, string>();
   /** `.migration-v1-images.json`: v1 ID → 1.10+ image ID (empty unless the host was migrated). */
   migration = new Map<string, string>();
+  /** pre-1.10 `linkgraph.db`: container names and links (undefined when absent). */
+  linkgraph?: Linkgraph;
 
   constructor(readonly src: Source) {}
 
@@ -208,8 +211,10 @@ function loadGraphStore(model: Model, driver: string): void {
     const node: LayerNode = { chainID, store, record, images: new Set(), containers: new Set() };
     if (record.cacheID) {
       node.dir = store.dirs.dir(record.cacheID);
-      if (!node.dir) f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver}/ dir`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
-      else if (node.dir.link) node.shortLink = store.dirs.shortLink(node.dir.link);
+      // zfs layers are datasets in the pool: nothing in the data root names them (FORMATS.md §8).
+      if (!node.dir && driver !== 'zfs')
+        f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver === 'devicemapper' ? 'devicemapper/metadata/ device' : `${driver}/ dir`}`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
+      else if (node.dir?.link) node.shortLink = store.dirs.shortLink(node.dir.link);
     }
     model.layers.set(chainID, node);
   }
@@ -275,7 +280,11 @@ function loadGraphStore(model: Model, driver: string): void {
 }
 
 function attachContainers(model: Model): void {
+  model.linkgraph = loadLinkgraph(model.src, model.findings);
   for (const rec of loadContainers(model.src, model.findings)) {
+    // A pre-1.10 config.json without a Name: linkgraph.db held the names then.
+    const lgName = model.linkgraph?.names.get(rec.id);
+    if (!rec.name && lgName) rec.name = `/${lgName}`;
     const c: ContainerNode = { id: rec.id, record: rec };
     c.image = model.images.get(rec.image);
     // The driver is decided per container: stores of several drivers can share one data root. A

@@ -25,7 +25,7 @@ export function verifyText(r: VerifyReport, s: ChalkInstance): string {
     out.push(
       table(
         ['CHAIN ID', 'CACHE ID', ...cols.map((c) => c.toUpperCase()), 'VERDICT'],
-        graph.map((l) => [shortHex(l.chainID), l.cacheID ? shortHex(l.cacheID) : '-', ...cols.map((c) => l.checks.find((x) => x.check === c)?.status ?? '-'), l.status]),
+        graph.map((l) => [shortHex(l.chainID), l.cacheID ? shortHex(l.cacheID) : '-', ...cols.map((c) => l.checks.find((x) => x.check === c)?.status ?? (l.na?.[c] ? 'n/a' : '-')), l.status]),
       ).replace(/^/gm, '  '),
     );
   }
@@ -49,6 +49,10 @@ export function verifyText(r: VerifyReport, s: ChalkInstance): string {
     for (const x of l.extras.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: extra ${x.type} ${e(x.path)} (not in the layer's ${l.store === 'containerd' ? 'blob' : 'tar-split'})`);
   }
   if (problems.length) out.push('', s.bold('Findings'), ...problems.map((p) => `  ${p}`));
+  // Checks that do not apply to a store (no short links, no chainIDs): said once each, not as findings.
+  const notes = new Map<string, string>();
+  for (const l of r.layers) for (const [c, why] of Object.entries(l.na ?? {})) if (!notes.has(`${c} ${why}`)) notes.set(`${c} ${why}`, `${c}: ${why}`);
+  if (notes.size) out.push('', s.bold('Not applicable'), ...[...notes.values()].map((n) => `  ${e(n)}`));
   out.push('', `Verdict: ${statusMark(s, r.status)}`);
   return out.join('\n');
 }

@@ -113,7 +113,7 @@ export function imageText(v: ImageView, s: ChalkInstance): string {
       { label: `chainID   ${e(l.ChainID)} ${mark(s, l.Present)}${l.Present ? '' : ' missing from layerdb'}${l.Present && !l.DiffMatches ? s.red(' diff file differs') : ''}${l.Present && !l.ParentMatches ? s.red(' parent differs') : ''}` },
       { label: `cache-id  ${e(l.CacheID ?? '-')}` },
       { label: `dir       ${e(l.DriverDir ?? '-')} ${mark(s, l.DriverDirPresent)}` },
-      { label: `link      ${l.Link ? 'l/' + e(l.Link) : '-'} ${mark(s, l.LinkPresent)}` },
+      { label: l.LinkNote ? `link      ${s.dim(e(l.LinkNote))}` : `link      ${l.Link ? 'l/' + e(l.Link) : '-'} ${mark(s, l.LinkPresent)}` },
       { label: `size      ${l.Size === null ? '-' : `${humanSize(l.Size)} (${l.Size} bytes)`}${l.TarSplit ? '' : s.yellow(' no tar-split')}` },
       ...l.Distribution.map((d) => ({ label: `pulled    ${e(d.SourceRepository)} ${e(d.Digest)}` })),
     ],
@@ -146,7 +146,9 @@ export function chainText(r: ChainReport, s: ChalkInstance): string {
       r.steps.map((st, i) => ({
         label: st.buildStep
           ? `${i}: ${e(st.chainID)} ${s.dim('(init snapshot of a build step, between two layers)')}`
-          : `${i}: ${e(st.chainID)} ${mark(s, st.recomputedMatches)}${st.recomputedMatches ? '' : s.red(` recomputed ${e(st.recomputed ?? '-')}`)}`,
+          : st.recomputeNote
+            ? `${i}: ${e(st.chainID)} ${s.dim(e(st.recomputeNote))}`
+            : `${i}: ${e(st.chainID)} ${mark(s, st.recomputedMatches)}${st.recomputedMatches ? '' : s.red(` recomputed ${e(st.recomputed ?? '-')}`)}`,
         children: st.snapshot ? [
           ...(st.buildStep ? [] : [{ label: `diffID   ${e(st.diffID ?? '-')}` }]),
           { label: `parent   ${e(st.parent ?? '(base layer)')}` },
@@ -157,7 +159,7 @@ export function chainText(r: ChainReport, s: ChalkInstance): string {
           { label: `diffID   ${e(st.diffID ?? '-')}` },
           { label: `parent   ${e(st.parent ?? '(base layer)')}` },
           { label: `cache-id ${e(st.cacheID ?? '-')} → ${e(st.driverDir ?? '-')} ${mark(s, st.driverDirPresent)}${st.committed ? ' committed' : ''}` },
-          { label: `link     ${st.link ? 'l/' + e(st.link) + ' → ' + e(st.linkTarget ?? '(missing)') : '-'} ${mark(s, st.linkOk)}` },
+          { label: st.linkNote ? `link     ${s.dim(e(st.linkNote))}` : `link     ${st.link ? 'l/' + e(st.link) + ' → ' + e(st.linkTarget ?? '(missing)') : '-'} ${mark(s, st.linkOk)}` },
           { label: `size     ${st.size === undefined ? '-' : `${humanSize(st.size)} (${st.size} bytes)`}${st.tarSplit ? '' : s.yellow(' no tar-split')}` },
           ...(st.loadError ? [{ label: s.red(`Docker cannot load it: ${e(st.loadError)}`) }] : []),
         ],

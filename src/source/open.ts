@@ -42,7 +42,17 @@ function safeReaddir(src: Source, dir: string): string[] | undefined {
  * the shallowest folder (depth ≤ 5) holding `containers/` beside an image or driver folder.
  */
 export function findDataRoot(src: Source): string | undefined {
-  for (const c of ['', 'var/lib/docker', 'docker']) if (looksLikeDataRoot(src, c)) return c;
+  for (const c of ['', 'var/lib/docker', 'docker']) {
+    if (looksLikeDataRoot(src, c)) return c;
+    // --userns-remap: the configured root holds only `<uid>.<gid>/`, the real one.
+    const remapped = (safeReaddir(src, c) ?? []).filter((n) => /^\d{1,10}\.\d{1,10}$/.test(n)).map((n) => (c ? `${c}/${n}` : n)).filter((p) => looksLikeDataRoot(src, p));
+    if (remapped.length) return remapped[0];
+  }
+  // Rootless: ~/.local/share/docker (root's own, or a user's under home/).
+  for (const home of ['root', ...(safeReaddir(src, 'home') ?? []).slice(0, 1000).map((u) => `home/${u}`)]) {
+    const p = `${home}/.local/share/docker`;
+    if (looksLikeDataRoot(src, p)) return p;
+  }
   let level = [''];
   for (let depth = 0; depth < 5 && level.length > 0; depth++) {
     const next: string[] = [];
@@ -92,6 +102,11 @@ export async function openEvidence(spec: string): Promise<Evidence> {
   } else {
     rootPath = findDataRoot(top) ?? '';
     if (rootPath === '' && !looksLikeDataRoot(top, '')) problems.push('no Docker data root recognised; reading the evidence top as one');
+    const m = /^(.*?)\/?(\d{1,10}\.\d{1,10})$/.exec(rootPath);
+    if (m) {
+      const others = (safeReaddir(top, m[1]!) ?? []).filter((n) => n !== m[2] && /^\d{1,10}\.\d{1,10}$/.test(n) && looksLikeDataRoot(top, m[1] ? `${m[1]}/${n}` : n));
+      if (others.length) problems.push(`several --userns-remap data roots: reading ${rootPath}; the others (${others.join(', ')}) need --root <evidence>:<path>`);
+    }
   }
   const root = rootPath ? top.sub(rootPath) : top;
   return { top, root, rootPath, spec, problems };

@@ -78,6 +78,7 @@ export class Overlay2Dirs {
     if (this.home === 'aufs') return this.readAufs(id);
     if (this.home === 'overlay') return this.readOverlay1(id);
     if (this.home === 'vfs' || this.home === 'btrfs') return this.readFullCopy(id);
+    if (this.home === 'devicemapper') return this.readDevicemapper(id);
     const path = `${this.home}/${id}`;
     const stat = lstatOptional(this.src, path, this.f, 'overlay2.unreadable');
     if (!stat || stat.type !== 'dir') {
@@ -160,6 +161,17 @@ export class Overlay2Dirs {
     if (!d.hasRoot && !d.hasUpper) this.f.add('warn', 'overlay.no-content', 'driver dir has neither root/ nor upper/', path);
     if (d.hasUpper && !d.lowerId && !names.has('lower-id')) this.f.add('info', 'overlay.no-lower-id', 'upper/ without lower-id: a layer created with no parent', path);
     return d;
+  }
+
+  /**
+   * devicemapper (FORMATS.md §8): a layer is a thin device; the data root only holds its
+   * `metadata/<id>` file (and `mnt/<id>/`, a mount point). `hasDiff` stays false: no files here.
+   */
+  private readDevicemapper(id: string): DriverDir | undefined {
+    const stat = lstatOptional(this.src, `devicemapper/metadata/${id}`, this.f, 'devicemapper.unreadable');
+    if (!stat) return undefined;
+    const mnt = lstatOptional(this.src, `devicemapper/mnt/${id}`, this.f, 'devicemapper.unreadable');
+    return { id, stat, committed: false, hasDiff: false, hasWork: false, hasMerged: mnt?.type === 'dir', extra: [] };
   }
 
   /** vfs `vfs/dir/<id>/`, btrfs `btrfs/subvolumes/<id>/` (FORMATS.md §8): one full tree per layer. */

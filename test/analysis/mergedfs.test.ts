@@ -470,6 +470,16 @@ describe('export (tar-stream, docker export rules)', () => {
     assert.deepEqual(list, got.map((e) => e.name));
   });
 
+  test('uids and gids above 262143 (6 octal digits in tar-stream) go to PAX, not clamped to 262143', async () => {
+    // The docker-explorer archives' files belong to uid 338377: tar-stream would write 777777.
+    const L = await layers([['up', [file('a', 'a'), file('b', 'b')]]]);
+    const v = new MergedFs([{ ...L[0]!, src: withStats(L[0]!.src, { a: { uid: 338377, gid: 5000 }, b: { uid: 262143, gid: 2_500_000 } }) }]);
+    const tar = (await exportOf(v)).tar;
+    const list = execFileSync('tar', ['--numeric-owner', '-tvf', '-'], { input: tar, encoding: 'utf8' }).trim().split('\n');
+    assert.match(list[0]!, / 338377\/5000 .* a$/);
+    assert.match(list[1]!, / 262143\/2500000 .* b$/);
+  });
+
   test('a file whose bytes run short is zero-filled to its recorded size, and said so', async () => {
     const L = await layers([['up', [file('f', 'abc')]]]);
     const v = new MergedFs(L);

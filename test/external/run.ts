@@ -13,11 +13,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { containerDiff } from '../../src/analysis/diff.js';
+import { exportPlan } from '../../src/analysis/export.js';
+import { openView, resolveTarget } from '../../src/analysis/mergedfs.js';
 import { imageHistory, inspectContainer, inspectImage, listContainers, listImages } from '../../src/analysis/inspect.js';
 import { mountReport } from '../../src/analysis/mounts.js';
+import { verify } from '../../src/analysis/verify.js';
 import { makePathMap } from '../../src/analysis/paths.js';
 import { loadModel, type Model } from '../../src/model/graph.js';
 import { openEvidence } from '../../src/source/open.js';
+import type { Source } from '../../src/source/types.js';
 import { detectLayout } from '../../src/store/layout.js';
 import { Findings } from '../../src/store/findings.js';
 
@@ -38,6 +42,27 @@ async function load(rel: string): Promise<{ model: Model; layout: string[] }> {
   const model = await loadModel(ev);
   const layout = detectLayout(ev.root, new Findings()).items.map((i) => i.key);
   return { model, layout };
+}
+
+/** Every path below `dir` in the evidence, directories with a trailing '/', sorted like `export`. */
+function listTree(src: Source, dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const n of src.readdir(rel ? `${dir}/${rel}` : dir) ?? []) {
+      const p = rel ? `${rel}/${n}` : n;
+      const st = src.lstat(`${dir}/${p}`)!;
+      out.push(st.type === 'dir' ? `${p}/` : p);
+      if (st.type === 'dir') walk(p);
+    }
+  };
+  walk('');
+  return out.sort();
+}
+
+/** What `export` writes for a container or image, sorted. */
+function exported(model: Model, ref: string): string[] {
+  const { view } = openView(model, resolveTarget(model, ref));
+  return [...exportPlan(view)].map((x) => x.name).sort();
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -129,6 +154,23 @@ test('aufs.v1: docker diff of the running container walks its aufs branch', asyn
   ]);
 });
 
+test('aufs.v1: fs and export of the running container equal what aufs had mounted in aufs/mnt/<id>', async () => {
+  const { model } = await load('docker-explorer/aufs.v1.tgz');
+  const id = 'de44dd97cfd1c8d1c1aad7f75a435603991a7a39fa4f6b20a69bf4458809209c'; // State.Running: true
+  // aufs/mnt/<id>/ was captured while mounted: 428 paths, none a .wh. name.
+  const mnt = listTree(model.src, `aufs/mnt/${id}`);
+  assert.equal(mnt.length, 428);
+  const got = exported(model, id);
+  assert.deepEqual(got, mnt);
+  assert.ok(!got.some((n) => n.split('/').some((c) => c.startsWith('.wh.'))), 'no aufs marker (.wh..wh.aufs/plnk/orph) is content');
+  const { view } = openView(model, resolveTarget(model, id));
+  // ls /: the aufs/mnt/<id> top level.
+  assert.deepEqual(view.list(view.root()!).map((e) => e.name), (model.src.readdir(`aufs/mnt/${id}`) ?? []).sort());
+  assert.equal(view.readFile(view.lookup('/tmp/toto')!, 1 << 10).length, view.lookup('/tmp/toto')!.stat.size);
+  // Image view: aufs/diff/<BASE> holds the whole busybox tree; TOP adds nothing.
+  assert.deepEqual(exported(model, V1_TOP), listTree(model.src, `aufs/diff/${V1_BASE}`));
+});
+
 // -------------------------------------------------------------------------------------------------
 // docker-explorer/overlay.v2.tgz: overlay (v1) under the 1.10+ store
 
@@ -198,4 +240,68 @@ test('overlay.v2: containers and their overlay v1 stacks', async () => {
       Name: 'overlay',
     });
   }
+});
+
+test('overlay.v2: diff, fs and export of overlay v1 containers (upper over lower-id root)', async () => {
+  const { model } = await load('docker-explorer/overlay.v2.tgz');
+  for (const [id, v] of Object.entries(OV_CONTAINERS)) {
+    const c = model.containers.get(id)!;
+    const d = containerDiff(model, c);
+    assert.deepEqual(d.problems, [], id);
+    // overlay/<mount-id>/upper holds what overlay/<mount-id>-init/upper holds (12 paths: the
+    // placeholders Create copied) plus, for frosty_lichterman and elastic_booth, root/,
+    // root/.ash_history and test.
+    const upper = listTree(model.src, `overlay/${v.mount}/upper`);
+    const init = listTree(model.src, `overlay/${v.mount}-init/upper`);
+    const extra = upper.filter((p) => !init.includes(p));
+    const ran = id.startsWith('4ad0') || id.startsWith('5dc2');
+    assert.deepEqual(extra, ran ? ['root/', 'root/.ash_history', 'test'] : [], id);
+    assert.deepEqual(d.changes.map((x) => [x.Kind, x.Path]), ran ? [[0, '/root'], [1, '/root/.ash_history'], [1, '/test']] : [], id);
+    const { view } = openView(model, resolveTarget(model, id));
+    // ls /: the busybox root plus the init placeholders (.dockerenv, dev, etc, proc, sys) and /test.
+    assert.deepEqual(view.list(view.root()!).map((e) => e.name), ['.dockerenv', 'bin', 'dev', 'etc', 'home', 'proc', 'root', 'sys', ...(ran ? ['test'] : []), 'tmp', 'usr', 'var'], id);
+    assert.equal(view.lookup('/bin/sh')!.layer, 1, 'from the image root');
+  }
+  // elastic_booth was running: overlay/<mount-id>/merged/ was captured mounted (425 paths).
+  const booth = '5dc287aa80b460652a5584e80a5c8c1233b0c0691972d75424cf5250b917600a';
+  const merged = listTree(model.src, `overlay/${OV_CONTAINERS[booth]!.mount}/merged`);
+  assert.equal(merged.length, 425);
+  assert.deepEqual(exported(model, booth), merged);
+  // The image: overlay/<cache-id>/root is the whole tree.
+  assert.deepEqual(exported(model, OV_IMAGE), listTree(model.src, `overlay/${OV_CACHE}/root`));
+});
+
+test('aufs.v1 and overlay.v2: verify re-hashes every layer, and nothing is called tampered', async () => {
+  {
+    const { model } = await load('docker-explorer/aufs.v1.tgz');
+    const r = await verify(model, [...model.images.values()]);
+    assert.equal(r.status, 'ok', JSON.stringify(r.layers.map((l) => l.checks)));
+    const top = r.layers.find((l) => l.chainID === V1_TOP)!;
+    // graph/<TOP>/tar-data.json.gz describes an empty layer: two zero blocks, the well-known digest.
+    assert.equal(top.computedDiffID, 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+    const base = r.layers.find((l) => l.chainID === V1_BASE)!;
+    assert.equal(base.checks.find((c) => c.check === 'content')?.status, 'ok');
+    assert.equal(base.checks.find((c) => c.check === 'size')?.status, 'ok'); // layersize 1154361
+    // graph/<id>/checksum is a compressed-blob digest: not recomputable, and said so.
+    assert.match(base.na!.checksum!, /compressed blob/);
+    assert.equal(base.na!.link, 'n/a (aufs has no short links)');
+  }
+  {
+    const { model } = await load('docker-explorer/overlay.v2.tgz');
+    const r = await verify(model, [...model.images.values()]);
+    assert.equal(r.status, 'ok', JSON.stringify(r.layers.map((l) => l.checks)));
+    assert.equal(r.layers[0]!.computedDiffID, OV_CHAIN); // single layer: chainID = diffID
+    assert.equal(r.layers[0]!.na!.link, 'n/a (overlay has no short links)');
+  }
+});
+
+test('aufs.v1: linkgraph.db (SQLite) names the three containers as their config.json does', async () => {
+  const { model } = await load('docker-explorer/aufs.v1.tgz');
+  // linkgraph.db: 5120 bytes, edges 0 → <id> named by the container name; no links.
+  assert.equal(model.linkgraph?.size, 5120);
+  assert.deepEqual(
+    Object.fromEntries(model.linkgraph!.names),
+    Object.fromEntries(Object.entries(V1_CONTAINERS).map(([id, v]) => [id, v.name.slice(1)])),
+  );
+  assert.deepEqual(model.linkgraph!.links, []);
 });

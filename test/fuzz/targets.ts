@@ -18,6 +18,7 @@ import { Findings, type Finding } from '../../src/store/findings.js';
 import { parseImageConfig } from '../../src/store/imageconfig.js';
 import { formatLogTime, readJsonLog, type LogEntry } from '../../src/store/jsonlog.js';
 import { loadLayerDb } from '../../src/store/layerdb.js';
+import { parseLinkgraph } from '../../src/store/linkgraph.js';
 import { loadAufs } from '../../src/store/aufs.js';
 import { loadLegacyGraph, loadLegacyRepositories, loadMigrationMap } from '../../src/store/legacy.js';
 import { detectLayout } from '../../src/store/layout.js';
@@ -31,7 +32,7 @@ import { mutateBolt } from './mutate-bolt.js';
 import { mutateLocalLog, mutateProto } from './mutate-proto.js';
 import { mutateJsonLog, mutateTarBytes, mutateTarSplitGz } from './mutate-stream.js';
 import { mutateTree } from './mutate-tree.js';
-import { mutateJson, type Dict } from './mutate.js';
+import { mutateBytes, mutateJson, type Dict } from './mutate.js';
 import { Rng } from './prng.js';
 import { MemSource, treeToTgz, type Tree } from './tree.js';
 import { everything } from '../helpers/everything.js';
@@ -340,6 +341,12 @@ export const TARGETS: Target[] = [
   }),
 
   bytesTarget('bbolt', '.db', 'store/bbolt.ts openBolt + full walk + lookups + deleted()', mutateBolt, (b) => walkBolt(b)),
+
+  bytesTarget('linkgraph', '.db', 'store/sqlite.ts + store/linkgraph.ts parseLinkgraph (pre-1.10 SQLite)', mutateBytes, (b) => {
+    const f = new Findings();
+    const lg = parseLinkgraph(b, 'linkgraph.db', f);
+    return { findings: f.list, facts: [`names:${bucketOf(lg.names.size)}`, `links:${bucketOf(lg.links.length)}`] };
+  }),
 
   bytesTarget('volumes', '.db', 'store/volumes.ts parseVolumeDb (live and deleted records)', mutateBolt, (b) => {
     const f = new Findings();
