@@ -26,6 +26,8 @@ import { MemSource, isTree, treeBytes, type Tree } from './tree.js';
 // What is running now, in a small file shared with the watchdog
 
 const HEADER = 32;
+/** Mutated inputs every target runs, whatever its time share. */
+const MIN_MUTATIONS = 5;
 
 /**
  * The input about to run is written to a file (on tmpfs where there is one) before it runs: when
@@ -53,6 +55,8 @@ export class Shared {
     this.head.writeInt32LE(bytes.length, 8);
     this.head.writeUInt32LE(runSeed >>> 0, 12);
     this.head.writeDoubleLE(Date.now(), 16);
+    const cpu = process.cpuUsage();
+    this.head.writeDoubleLE((cpu.user + cpu.system) / 1000, 24);
     fs.writeSync(this.fd, this.head, 0, HEADER, 0);
   }
   end(): void {
@@ -60,7 +64,7 @@ export class Shared {
     fs.writeSync(this.fd, this.head, 0, 4, 0);
   }
   /** Watchdog: what is running, if anything, and for how long. */
-  current(withInput = true): { iteration: number; runSeed: number; ms: number; input?: Input; mutating: boolean } | undefined {
+  current(withInput = true): { iteration: number; runSeed: number; ms: number; cpuStartMs: number; input?: Input; mutating: boolean } | undefined {
     const h = Buffer.alloc(HEADER);
     if (fs.readSync(this.fd, h, 0, HEADER, 0) < HEADER) return undefined;
     const state = h.readInt32LE(0);
@@ -77,7 +81,7 @@ export class Shared {
         input = undefined;
       }
     }
-    return { iteration: h.readInt32LE(4), runSeed: h.readUInt32LE(12), ms: Date.now() - h.readDoubleLE(16), input, mutating: state === 2 };
+    return { iteration: h.readInt32LE(4), runSeed: h.readUInt32LE(12), ms: Date.now() - h.readDoubleLE(16), cpuStartMs: h.readDoubleLE(24), input, mutating: state === 2 };
   }
   close(remove = false): void {
     try {
@@ -373,7 +377,10 @@ export async function fuzzTarget(o: EngineOptions): Promise<TargetStats> {
   // 2. mutate
   const deadline = t0 + o.seconds * 1000;
   const maxIt = o.maxIterations ?? Infinity;
-  for (let i = o.startIteration ?? 0; i < maxIt && Date.now() < deadline; i++) {
+  // A few mutated inputs run even when replaying the corpus used the whole share (a slow target
+  // on a loaded machine): a run that only replays would pass without fuzzing anything.
+  const first = o.startIteration ?? 0;
+  for (let i = first; i < maxIt && (Date.now() < deadline || i < first + MIN_MUTATIONS); i++) {
     const rng = new Rng(`${o.seed}:${target.name}:${i}`);
     const parent = rng.pick(pool).input;
     const others = [rng.pick(pool).input, rng.pick(pool).input, rng.pick(pool).input].filter((x) => x !== parent);

@@ -144,9 +144,18 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
           void restart('memory', shared.current(), `the fuzzing process grew to ${rss} MiB resident`);
           return;
         }
+        // A hang is judged on the child's CPU time, so a loaded machine (tests run side by side)
+        // does not pass for one; an input that waits forever without computing (a promise that
+        // never settles) is caught by wall time, ten times the bound.
         const cur = shared.current(false);
-        if (cur && cur.ms > (cur.mutating ? 10 * o.timeoutMs : o.timeoutMs)) {
-          void restart('hang', shared.current(), cur.mutating ? `the harness's mutator ran for more than ${10 * o.timeoutMs} ms on this parent input (a harness bug)` : `one input ran for more than ${o.timeoutMs} ms`);
+        const bound = cur?.mutating ? 10 * o.timeoutMs : o.timeoutMs;
+        if (cur) {
+          const cpu = cpuMs(proc.pid);
+          const spent = cpu === undefined ? cur.ms : cpu - cur.cpuStartMs;
+          if (spent > bound || cur.ms > 10 * bound) {
+            const what = spent > bound ? `${Math.round(spent)} ms of CPU` : `${Math.round(cur.ms)} ms without finishing`;
+            void restart('hang', shared.current(), cur.mutating ? `the harness's mutator ran for ${what} on this parent input (a harness bug)` : `one input ran for ${what} (bound ${bound} ms CPU)`);
+          }
         }
       }, 50);
 
@@ -224,6 +233,21 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
   result.wallMs = Date.now() - t0;
   return result;
 }
+
+/** User + system CPU time of a process so far (all its threads), from /proc. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name may hold spaces and parentheses: fields count from after the last ')'
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux that Node supports. */
+const CLOCK_TICKS = 100;
 
 function rssMb(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
