@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 
 /**
+ * Two corrections to tar-stream's header decoding, applied once per process.
+ *
  * tar-stream decodes every PAX record value as UTF-8, so binary xattr values (security.capability,
  * trusted.overlay.origin) lose every byte >= 0x80 to U+FFFD. Evidence needs them exact. This gives
  * tar-stream's PAX decoder one extra rule, applied once per process: values of SCHILY.xattr.* records
@@ -8,7 +10,12 @@ import { createRequire } from 'node:module';
  * Paths and other records stay UTF-8, as before.
  */
 const require = createRequire(import.meta.url);
-const headers = createRequire(require.resolve('tar-stream'))('./headers.js') as { decodePax: (b: Buffer) => Record<string, string>; __dockscopeRaw?: boolean };
+type Decode = (buf: Buffer, filenameEncoding?: string, allowUnknownFormat?: boolean) => { size?: number | null; type?: string | null } | null;
+const headers = createRequire(require.resolve('tar-stream'))('./headers.js') as {
+  decodePax: (b: Buffer) => Record<string, string>;
+  decode: Decode;
+  __dockscopeRaw?: boolean;
+};
 
 const XATTR = 'SCHILY.xattr.';
 
@@ -30,7 +37,25 @@ export function decodePaxPreservingXattrs(buf: Buffer): Record<string, string> {
   return out;
 }
 
+/**
+ * tar-stream decodes a size field whose first byte has the high bit set but is neither 0x80 nor
+ * 0xff (no valid base-256 marker) as null, and bad octal as NaN. null passes its `size >= 0` check:
+ * the entry's data stream then never ends and extraction waits forever (a crafted header hung
+ * `TarSource.open`); on a PAX or GNU long-name header it silently desynchronises the parse. Such a
+ * header is refused here, as GNU tar refuses it, and tar-stream reports it as a stream error.
+ */
+export function checkedDecode(decode: Decode): Decode {
+  return (buf, filenameEncoding, allowUnknownFormat) => {
+    const h = decode(buf, filenameEncoding, allowUnknownFormat);
+    if (h && !(typeof h.size === 'number' && Number.isSafeInteger(h.size) && h.size >= 0)) {
+      throw new Error(`Invalid tar header: unreadable size field (${buf.subarray(124, 136).toString('hex')})`);
+    }
+    return h;
+  };
+}
+
 if (!headers.__dockscopeRaw) {
   headers.decodePax = decodePaxPreservingXattrs;
+  headers.decode = checkedDecode(headers.decode);
   headers.__dockscopeRaw = true;
 }
