@@ -204,8 +204,9 @@ async function* gunzipFile(file: string, note: GzipNote): AsyncGenerator<Buffer>
           return;
         } finally {
           raw.unpipe(inflate);
-          raw.destroy();
-          inflate.destroy();
+          // nothing listens once this member is done: a late error must not become an uncaught one
+          raw.on('error', noop).destroy();
+          inflate.on('error', noop).destroy();
         }
         // InflateRaw stops at the end of the deflate data: bytesWritten is what it consumed.
         consumed = inflate.bytesWritten;
@@ -244,6 +245,8 @@ function openArchiveStream(file: string, gzip: boolean, note: GzipNote): Readabl
 
 /** Longest entry name indexed (PATH_MAX is 4096; the archive adds the data root's own path). */
 const MAX_NAME_LENGTH = 16 << 10;
+
+function noop(): void {}
 
 /** Errors that are bugs in this code, not damage in the evidence: never turned into findings. */
 function isProgrammingError(e: unknown): boolean {
@@ -315,8 +318,8 @@ class TarTree implements RawTree {
       this.problems.push(`archive read stopped early: ${(e as Error).message}`);
     } finally {
       input.unpipe(extract);
-      input.destroy();
-      extract.destroy();
+      input.on('error', noop).destroy();
+      extract.on('error', noop).destroy();
     }
   }
 
@@ -448,7 +451,7 @@ class TarTree implements RawTree {
         if (isEvidenceError(e) || isProgrammingError(e)) throw e;
         throw new EvidenceError('EIO', p, `re-reading the archive failed: ${(e as Error).message}`);
       } finally {
-        src?.destroy();
+        src?.on('error', noop).destroy();
       }
     }
     return Readable.from(slice(), { objectMode: false });
