@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 
 /**
- * Two corrections to tar-stream's header decoding, applied once per process.
+ * Corrections to tar-stream's header handling, applied once per process.
  *
  * tar-stream decodes every PAX record value as UTF-8, so binary xattr values (security.capability,
  * trusted.overlay.origin) lose every byte >= 0x80 to U+FFFD. Evidence needs them exact. This gives
@@ -54,8 +54,30 @@ export function checkedDecode(decode: Decode): Decode {
   };
 }
 
+/**
+ * tar-stream never reads data after a directory header (the next block is the next header), but it
+ * hands out the entry stream with the header's size, and a stream with a size > 0 and no data never
+ * ends: whoever drains a directory entry (`for await (const _ of entry)`) waits forever. A crafted
+ * size field or PAX `size` record on a directory did that. The size is made 0 once the long headers
+ * are applied, which is what tar-stream reads for it anyway.
+ */
+type Header = { size?: number | null; type?: string | null };
+type ExtractProto = { _applyLongHeaders?: (this: { _header: Header | null }) => void };
+
+function patchDirectorySize(proto: ExtractProto): boolean {
+  const apply = proto._applyLongHeaders;
+  if (typeof apply !== 'function') return false;
+  proto._applyLongHeaders = function (this: { _header: Header | null }) {
+    apply.call(this);
+    if (this._header?.type === 'directory') this._header.size = 0;
+  };
+  return true;
+}
+
 if (!headers.__dockscopeRaw) {
   headers.decodePax = decodePaxPreservingXattrs;
   headers.decode = checkedDecode(headers.decode);
+  const tarStream = require('tar-stream') as { extract: () => object };
+  patchDirectorySize(Object.getPrototypeOf(tarStream.extract()) as ExtractProto);
   headers.__dockscopeRaw = true;
 }

@@ -267,3 +267,22 @@ test('tar.gz: thousands of empty gzip members are read in reasonable time', asyn
   assert.deepEqual(src.problems, []);
   assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
 });
+
+// tar-stream itself, as every reader in the process gets it ------------------------------------
+
+test('tar-stream: a directory entry with a size field (or PAX size) ends when drained', async () => {
+  await import('../../src/source/pax-bytes.js');
+  const tarStream = (await import('tar-stream')).default;
+  const tar = Buffer.concat([ustar('d/', '5', 700), paxHeader(paxRecord('size', '900')), ustar('e/', '5', 0), file('d/f', 'x'), END]);
+  const names: string[] = [];
+  const run = async () => {
+    const ex = tarStream.extract();
+    ex.end(tar);
+    for await (const e of ex) {
+      for await (const _ of e) void _;
+      names.push(`${e.header.name}:${e.header.size}`);
+    }
+  };
+  await deadline(run(), 'drain directory entries');
+  assert.deepEqual(names, ['d/:0', 'e/:0', 'd/f:1']);
+});
