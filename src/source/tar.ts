@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
 import './pax-bytes.js';
 import { splitPath } from './paths.js';
 import { resolvePath, type RawTree } from './resolve.js';
-import { EvidenceError, type EntryType, type Source, type Stat } from './types.js';
+import { EvidenceError, isEvidenceError, type EntryType, type Source, type Stat } from './types.js';
 
 /** Bounds for indexing an acquisition; a hostile archive must not exhaust memory. */
 export interface TarLimits {
@@ -27,8 +27,11 @@ interface Node {
   stat: Stat;
   xattrs?: Map<string, Buffer>;
   body?: Buffer;
-  /** For a hard link: the archive path of the entry holding the data. */
-  linkTo?: string;
+  /**
+   * Where the data starts in the uncompressed archive stream (a hard link: its target's data), so a
+   * body that was not kept is re-read from exactly this entry, not from another of the same name.
+   */
+  offset?: number;
   children?: Set<string>;
 }
 
@@ -62,7 +65,12 @@ function paxXattrs(pax: Record<string, string> | null | undefined): Map<string, 
       name = k.slice('SCHILY.xattr.'.length);
       val = Buffer.from(v, 'latin1');
     } else if (k.startsWith('LIBARCHIVE.xattr.')) {
-      name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
+      try {
+        name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
+      } catch {
+        // malformed %-escape (URIError): keep the record under its raw name rather than lose it
+        name = k.slice('LIBARCHIVE.xattr.'.length);
+      }
       val = Buffer.from(v, 'base64');
     }
     if (name) (out ??= new Map()).set(name, val!);
@@ -70,18 +78,184 @@ function paxXattrs(pax: Record<string, string> | null | undefined): Map<string, 
   return out;
 }
 
-/** Opens the file and returns an uncompressed byte stream, gunzipping when the magic says so. */
-function openArchiveStream(file: string): Readable {
+/** Reads up to `len` bytes at `pos` (fewer at the end of the file). */
+function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  const n = fs.readSync(fd, b, 0, len, pos);
+  return b.subarray(0, n);
+}
+
+function isGzipFile(file: string): boolean {
   const fd = fs.openSync(file, 'r');
-  const head = Buffer.alloc(2);
-  fs.readSync(fd, head, 0, 2, 0);
-  const raw = fs.createReadStream('', { fd, autoClose: true, start: 0, highWaterMark: 1 << 20 });
-  if (head[0] === 0x1f && head[1] === 0x8b) {
-    const gz = zlib.createGunzip({ chunkSize: 1 << 18 });
-    raw.on('error', (e) => gz.destroy(e));
-    return raw.pipe(gz);
+  try {
+    const head = readAt(fd, 0, 2);
+    return head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    fs.closeSync(fd);
   }
-  return raw;
+}
+
+/** Whether every byte from `pos` to the end of the file is zero (padding, as dd or a tape leaves it). */
+function allZeroFrom(fd: number, pos: number, size: number): boolean {
+  for (let p = pos; p < size; ) {
+    const c = readAt(fd, p, 1 << 16);
+    if (c.length === 0) return true;
+    for (const b of c) if (b !== 0) return false;
+    p += c.length;
+  }
+  return true;
+}
+
+/** The offset where a gzip member's deflate data starts (RFC 1952 §2.3), or why it cannot be read. */
+function gzipDataStart(fd: number, pos: number, size: number): number | string {
+  const h = readAt(fd, pos, 10);
+  if (h.length < 10) return 'header cut short';
+  if (h[0] !== 0x1f || h[1] !== 0x8b) return 'not a gzip member';
+  if (h[2] !== 8) return `unknown compression method ${h[2]}`;
+  const flg = h[3]!;
+  if (flg & 0xe0) return `reserved header flags set (0x${flg.toString(16)})`;
+  let p = pos + 10;
+  if (flg & 0x04) {
+    const x = readAt(fd, p, 2);
+    if (x.length < 2) return 'header cut short';
+    p += 2 + x.readUInt16LE(0);
+  }
+  for (const bit of [0x08, 0x10]) {
+    if (!(flg & bit)) continue;
+    // FNAME / FCOMMENT: NUL-terminated, any length; bounded by the file
+    for (;;) {
+      const c = readAt(fd, p, 1 << 12);
+      if (c.length === 0) return 'header cut short';
+      const i = c.indexOf(0);
+      if (i >= 0) {
+        p += i + 1;
+        break;
+      }
+      p += c.length;
+    }
+  }
+  if (flg & 0x02) p += 2;
+  return p > size ? 'header cut short' : p;
+}
+
+const crc32 = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
+
+/**
+ * What went wrong while decompressing: `fatal` when the uncompressed stream ended early because of
+ * it (the rest of the archive is lost), not when it only describes bytes after the end or a
+ * checksum over data already passed on.
+ */
+type GzipNote = (message: string, fatal: boolean) => void;
+
+/**
+ * Decompresses a gzip file member by member, as gzip(1) does: concatenated members are one stream;
+ * trailing bytes that do not start another member end it (zero padding silently, anything else with
+ * a note); a damaged or cut member ends it with a fatal note after passing on everything it
+ * decompressed. Never throws for the file's content (only for I/O on it).
+ *
+ * Node's own Gunzip reads concatenated members too, but on trailing garbage it fails the whole
+ * chunk, dropping data it had already inflated: a small .tar.gz with garbage after it lost every
+ * entry.
+ */
+async function* gunzipFile(file: string, note: GzipNote): AsyncGenerator<Buffer> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    let pos = 0;
+    for (let member = 0; pos < size; member++) {
+      if (member > 0) {
+        const head = readAt(fd, pos, 2);
+        if (head[0] !== 0x1f || head[1] !== 0x8b) {
+          if (!allZeroFrom(fd, pos, size)) note(`${size - pos} bytes of trailing garbage after the gzip data (from offset ${pos}); ignored, as gzip(1) does`, false);
+          return;
+        }
+      }
+      const where = `gzip member ${member + 1} (offset ${pos})`;
+      const dataPos = gzipDataStart(fd, pos, size);
+      if (typeof dataPos === 'string') {
+        note(`${where}: ${dataPos}; decompression stopped`, true);
+        return;
+      }
+      let crc = 0;
+      let len = 0;
+      let consumed: number;
+      // Small members (bgzip writes thousands of them) in one synchronous call: a stream per member
+      // costs about half a millisecond. Anything else (big, damaged, cut) goes the streaming way.
+      const small = smallMember(fd, dataPos);
+      if (small) {
+        if (crc32) crc = crc32(small.out);
+        len = small.out.length;
+        consumed = small.consumed;
+        if (small.out.length) yield small.out;
+      } else {
+        const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
+        const raw = fs.createReadStream(file, { start: dataPos, highWaterMark: 1 << 16 });
+        raw.on('error', (e) => inflate.destroy(e));
+        raw.pipe(inflate);
+        try {
+          for await (const c of inflate as AsyncIterable<Buffer>) {
+            if (crc32) crc = crc32(c, crc);
+            len = (len + c.length) % 0x1_0000_0000;
+            yield c;
+          }
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code?.startsWith('Z_') !== true) throw e;
+          note(`${where}: ${(e as Error).message}; decompression stopped`, true);
+          return;
+        } finally {
+          raw.unpipe(inflate);
+          // nothing listens once this member is done: a late error must not become an uncaught one
+          raw.on('error', noop).destroy();
+          inflate.on('error', noop).destroy();
+        }
+        // InflateRaw stops at the end of the deflate data: bytesWritten is what it consumed.
+        consumed = inflate.bytesWritten;
+      }
+      const end = dataPos + consumed;
+      const trailer = readAt(fd, end, 8);
+      if (trailer.length < 8) {
+        note(`${where}: cut short before its CRC and length trailer`, true);
+        return;
+      }
+      if (crc32 && trailer.readUInt32LE(0) !== crc >>> 0) note(`${where}: CRC mismatch, the decompressed data is corrupt`, false);
+      if (trailer.readUInt32LE(4) !== len) note(`${where}: length mismatch (trailer says ${trailer.readUInt32LE(4)}, got ${len} mod 2^32)`, false);
+      pos = end + 8;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A member whose deflate data ends within 64 KiB and inflates to at most 1 MiB, inflated at once. */
+function smallMember(fd: number, dataPos: number): { out: Buffer; consumed: number } | undefined {
+  const window = readAt(fd, dataPos, 1 << 16);
+  try {
+    const r = zlib.inflateRawSync(window, { info: true, maxOutputLength: 1 << 20 }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return { out: r.buffer, consumed: r.engine.bytesWritten };
+  } catch {
+    return undefined; // not complete in the window, too big, or damaged: the stream path reports it
+  }
+}
+
+/** The uncompressed byte stream of the archive, gunzipped when the magic says so. */
+function openArchiveStream(file: string, gzip: boolean, note: GzipNote): Readable {
+  if (gzip) return Readable.from(gunzipFile(file, note), { objectMode: false, highWaterMark: 1 << 18 });
+  return fs.createReadStream(file, { highWaterMark: 1 << 20 });
+}
+
+/** Longest entry name indexed (PATH_MAX is 4096; the archive adds the data root's own path). */
+const MAX_NAME_LENGTH = 16 << 10;
+
+function noop(): void {}
+
+/** Errors that are bugs in this code, not damage in the evidence: never turned into findings. */
+function isProgrammingError(e: unknown): boolean {
+  return e instanceof TypeError || e instanceof ReferenceError;
+}
+
+/** A header number tar-stream could not decode (base-256 without its marker: null; bad octal: NaN). */
+function num(v: number | null | undefined): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : 0;
 }
 
 class TarTree implements RawTree {
@@ -101,22 +275,37 @@ class TarTree implements RawTree {
     return this.nodes.get(parts.join('/'))?.stat;
   }
 
+  /** Makes every directory on the way to `parts` exist; iterative, stops at the first that exists. */
   private ensureDir(parts: string[]): Node {
     const key = parts.join('/');
-    let node = this.nodes.get(key);
-    if (!node) {
-      node = { stat: dirStat(key), children: new Set() };
-      this.nodes.set(key, node);
-      this.ensureDir(parts.slice(0, -1)).children!.add(parts[parts.length - 1]!);
-    } else if (!node.children) {
-      node.children = new Set();
+    const top = this.nodes.get(key);
+    if (top) {
+      top.children ??= new Set();
+      return top;
     }
-    return node;
+    const made = { stat: dirStat(key), children: new Set<string>() };
+    this.nodes.set(key, made);
+    let child = key;
+    for (;;) {
+      const cut = child.lastIndexOf('/');
+      const parentKey = cut < 0 ? '' : child.slice(0, cut);
+      const name = child.slice(cut + 1);
+      let parent = this.nodes.get(parentKey);
+      const existed = parent !== undefined;
+      if (!parent) {
+        parent = { stat: dirStat(parentKey), children: new Set() };
+        this.nodes.set(parentKey, parent);
+      }
+      (parent.children ??= new Set()).add(name);
+      if (existed) return made;
+      child = parentKey;
+    }
   }
 
   async index(): Promise<void> {
+    const gzip = isGzipFile(this.file);
     const extract = tarStream.extract();
-    const input = openArchiveStream(this.file);
+    const input = openArchiveStream(this.file, gzip, (m) => this.problems.push(m));
     input.on('error', (e) => extract.destroy(e));
     input.pipe(extract);
     try {
@@ -124,19 +313,30 @@ class TarTree implements RawTree {
         await this.add(entry.header, entry as unknown as Readable);
       }
     } catch (e) {
+      if (isProgrammingError(e)) throw e;
       // A truncated or corrupt acquisition still yields everything before the damage.
       this.problems.push(`archive read stopped early: ${(e as Error).message}`);
-      input.destroy();
+    } finally {
+      input.unpipe(extract);
+      input.on('error', noop).destroy();
+      extract.on('error', noop).destroy();
     }
   }
 
   private async add(h: tarStream.Header, body: Readable): Promise<void> {
+    // pax-bytes.ts makes tar-stream refuse an unreadable size field; a PAX size record is applied
+    // after that check, so it is checked here: a size that is not a whole byte count cannot end.
+    if (!(typeof h.size === 'number' && Number.isSafeInteger(h.size) && h.size >= 0)) {
+      throw new Error(`entry ${JSON.stringify(String(h.name).slice(0, 200))} has an unusable size (${String(h.size)})`);
+    }
     const type = TYPES[h.type ?? 'file'];
     let parts: string[];
     try {
+      if (h.name.length > MAX_NAME_LENGTH) throw new EvidenceError('EBADPATH', '', 'name too long');
       parts = splitPath(h.name);
-    } catch {
-      this.problems.push(`skipped archive entry with unsafe name ${JSON.stringify(h.name)}`);
+    } catch (e) {
+      if (isProgrammingError(e)) throw e;
+      this.problems.push(`skipped archive entry with unsafe name ${JSON.stringify(h.name.length > 200 ? h.name.slice(0, 200) + '…' : h.name)}${h.name.length > MAX_NAME_LENGTH ? ` (${h.name.length} characters long)` : ''}`);
       body.resume();
       return;
     }
@@ -149,21 +349,22 @@ class TarTree implements RawTree {
     this.order++;
     const key = parts.join('/');
     const pax = h.pax as Record<string, string> | undefined;
-    const mtimeNs = paxTimeNs(pax?.mtime) ?? BigInt(Math.trunc((h.mtime?.getTime() ?? 0) / 1000)) * 1_000_000_000n;
+    const mtimeMs = h.mtime?.getTime();
+    const mtimeNs = paxTimeNs(pax?.mtime) ?? (Number.isFinite(mtimeMs) ? BigInt(Math.trunc(mtimeMs! / 1000)) * 1_000_000_000n : 0n);
     const stat: Stat = {
       type,
       // As lstat reports it: a symlink's size is the length of its target.
-      size: type === 'file' ? h.size ?? 0 : type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0,
-      mode: (h.mode ?? 0) & 0o7777,
-      uid: h.uid ?? 0,
-      gid: h.gid ?? 0,
+      size: type === 'file' ? h.size : type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0,
+      mode: num(h.mode) & 0o7777,
+      uid: num(h.uid),
+      gid: num(h.gid),
       mtimeNs,
       atimeNs: paxTimeNs(pax?.atime),
       ctimeNs: paxTimeNs(pax?.ctime),
       nlink: 1,
       inode: key,
-      rdevMajor: h.devmajor ?? 0,
-      rdevMinor: h.devminor ?? 0,
+      rdevMajor: num(h.devmajor),
+      rdevMinor: num(h.devminor),
       linkTarget: type === 'symlink' ? h.linkname ?? '' : undefined,
     };
     const node: Node = { stat, xattrs: paxXattrs(pax) };
@@ -177,8 +378,7 @@ class TarTree implements RawTree {
       const tnode = target && this.nodes.get(target.join('/'));
       // Any non-directory can be hard-linked: a shared whiteout inode (char 0:0) too.
       if (tnode && tnode.stat.type !== 'dir') {
-        const tkey = target!.join('/');
-        node.linkTo = tnode.linkTo ?? tkey;
+        node.offset = tnode.offset;
         node.body = tnode.body;
         node.xattrs ??= tnode.xattrs;
         Object.assign(stat, { type: tnode.stat.type, size: tnode.stat.size, inode: tnode.stat.inode, rdevMajor: tnode.stat.rdevMajor, rdevMinor: tnode.stat.rdevMinor, linkTarget: tnode.stat.linkTarget });
@@ -189,6 +389,7 @@ class TarTree implements RawTree {
       }
       body.resume();
     } else if (type === 'file' && stat.size > 0) {
+      node.offset = (h as { byteOffset?: number }).byteOffset;
       if (stat.size <= this.limits.keepFileBytes && this.kept + stat.size <= this.limits.keepTotalBytes) {
         const chunks: Buffer[] = [];
         for await (const c of body) chunks.push(c as Buffer);
@@ -208,33 +409,52 @@ class TarTree implements RawTree {
     if (type === 'dir') node.children ??= new Set();
   }
 
-  /** Streams one entry's data by reading the archive again up to it (bodies too big to keep). */
-  streamEntry(key: string): Readable {
-    const out = new PassThrough();
-    const extract = tarStream.extract();
-    const input = openArchiveStream(this.file);
-    input.on('error', (e) => out.destroy(e));
-    input.pipe(extract);
-    (async () => {
-      for await (const entry of extract) {
-        let name: string;
-        try {
-          name = splitPath(entry.header.name).join('/');
-        } catch {
-          entry.resume();
-          continue;
+  /**
+   * Streams the data of an entry whose body was not kept, by reading the archive again: straight
+   * from its offset in a plain tar, decompressing up to it in a gzip. Whatever goes wrong on the way
+   * (the archive changed, was cut, or fails to decompress) ends the stream with EIO.
+   */
+  streamData(node: Node, p: string): Readable {
+    const { offset } = node;
+    const size = node.stat.size;
+    if (offset === undefined || !Number.isSafeInteger(offset + size)) throw new EvidenceError('EIO', p, 'no position in the archive recorded for this entry');
+    if (size === 0) return Readable.from([]);
+    const file = this.file;
+    async function* slice(): AsyncGenerator<Buffer> {
+      const fatal: string[] = [];
+      let gzip: boolean;
+      let src: Readable | undefined;
+      try {
+        gzip = isGzipFile(file);
+        src = gzip ? openArchiveStream(file, true, (m, f) => void (f && fatal.push(m))) : fs.createReadStream(file, { start: offset, end: offset! + size - 1, highWaterMark: 1 << 16 });
+        let skip = gzip ? offset! : 0;
+        let left = size;
+        for await (let c of src as AsyncIterable<Buffer>) {
+          if (skip > 0) {
+            if (c.length <= skip) {
+              skip -= c.length;
+              continue;
+            }
+            c = c.subarray(skip);
+            skip = 0;
+          }
+          if (c.length >= left) {
+            yield c.subarray(0, left);
+            left = 0;
+            break;
+          }
+          left -= c.length;
+          yield c;
         }
-        if (name === key && entry.header.type !== 'link') {
-          for await (const c of entry) if (!out.write(c)) await new Promise((r) => out.once('drain', r));
-          out.end();
-          input.destroy();
-          return;
-        }
-        entry.resume();
+        if (left > 0) throw new EvidenceError('EIO', p, `the archive ends ${left} bytes before the end of this entry${fatal.length ? ` (${fatal[0]})` : ''}`);
+      } catch (e) {
+        if (isEvidenceError(e) || isProgrammingError(e)) throw e;
+        throw new EvidenceError('EIO', p, `re-reading the archive failed: ${(e as Error).message}`);
+      } finally {
+        src?.on('error', noop).destroy();
       }
-      out.destroy(new EvidenceError('EIO', key, 'entry not found when re-reading the archive'));
-    })().catch((e) => out.destroy(e as Error));
-    return out;
+    }
+    return Readable.from(slice(), { objectMode: false });
   }
 }
 
@@ -313,7 +533,7 @@ export class TarSource implements Source {
     if (!n) throw new EvidenceError('ENOENT', p);
     if (n.stat.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.stat.type})`);
     if (n.body) return Readable.from([n.body]);
-    return this.tree.streamEntry(n.linkTo ?? key);
+    return this.tree.streamData(n, p);
   }
 
   xattrs(p: string): Map<string, Buffer> {
