@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { inspectContainer } from '../analysis/inspect.js';
 import type { MountReport } from '../analysis/mounts.js';
-import { escapeText as e } from './escape.js';
+import { escapeText as e, jsonText } from './escape.js';
 import { fields, table } from './table.js';
 
 type Inspect = ReturnType<typeof inspectContainer>;
@@ -61,7 +61,7 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
   const hc = (i.HostConfig ?? {}) as Record<string, unknown>;
   const sec = SECURITY_KEYS.filter((k) => isSet(hc[k]) && !DEFAULTS[k]?.(hc[k]));
   out.push('', s.bold('Host config') + ' (security-relevant, set values only)');
-  out.push(sec.length ? fields(sec.map((k) => [k, typeof hc[k] === 'string' ? (hc[k] as string) : JSON.stringify(hc[k])]), '  ') : '  (defaults)');
+  out.push(sec.length ? fields(sec.map((k) => [k, typeof hc[k] === 'string' ? (hc[k] as string) : jsonText(hc[k])]), '  ') : '  (defaults)');
   out.push('', s.bold('Layers') + ` (${m.stack.length}; --mounts for the full stack)`);
   const upper = m.stack.find((x) => x.role === 'upper');
   // The containerd store names the RW and init layers by snapshot key, the graph-driver store by mount-id.

@@ -3,7 +3,7 @@ import type { ChainReport } from '../analysis/chain.js';
 import type { HistoryItem, ImageSummary } from '../analysis/inspect.js';
 import type { MountReport } from '../analysis/mounts.js';
 import type { Finding } from '../store/findings.js';
-import { escapeText as e } from './escape.js';
+import { escapeText as e, jsonText } from './escape.js';
 import { humanSize, isoSeconds, shortHex } from './format.js';
 import { fields, table } from './table.js';
 import { renderTree, type TreeNode } from './tree.js';
@@ -60,7 +60,7 @@ export interface ImageView {
 export function imageText(v: ImageView, s: ChalkInstance): string {
   const i = v.inspect;
   const cfg = (i.Config ?? {}) as Record<string, unknown>;
-  const j = (x: unknown) => (x === null || x === undefined || x === '' ? undefined : typeof x === 'string' ? x : JSON.stringify(x));
+  const j = (x: unknown) => (x === null || x === undefined || x === '' ? undefined : typeof x === 'string' ? x : jsonText(x));
   const out: string[] = [];
   out.push(s.bold(`Image ${e(i.Id)}`));
   out.push(
