@@ -4,6 +4,7 @@ import { detectLayout } from '../store/layout.js';
 import { Findings } from '../store/findings.js';
 import { findingsText } from '../render/views.js';
 import { fields } from '../render/table.js';
+import { escapeText as e } from '../render/escape.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
 export const command = 'info';
@@ -62,13 +63,13 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
       ]),
     );
     print('\n' + s.bold('Layout'));
-    for (const it of layout.items) print(`  ${it.path.padEnd(28)} ${it.description}`);
+    for (const it of layout.items) print(`  ${e(it.path).padEnd(28)} ${e(it.description)}`);
     print('\n' + s.bold('Contents'));
     for (const st of info.Stores)
-      print(`  ${st.ImageRoot}${st.Legacy ? ` (pre-1.10, ${st.Driver})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
+      print(`  ${e(st.ImageRoot)}${st.Legacy ? ` (pre-1.10, ${e(st.Driver)})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
     if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
     print(`  images: ${info.Images.Total} (${info.Images.Restorable} restorable by Docker, ${info.Images.Tagged} tagged)`);
-    print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.join(', ')}` : ''}`);
+    print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${e(k)}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.map((d) => e(String(d))).join(', ')}` : ''}`);
     print('\n' + s.bold('Findings') + `: ${sev.error} errors, ${sev.warn} warnings, ${sev.info} info`);
     const shown = argv.verbose ? model.findings.list : model.findings.list.filter((f) => f.severity !== 'info');
     if (shown.length) print(findingsText(shown, s, argv.verbose ? Infinity : 20));

@@ -22,6 +22,9 @@ const DEFAULTS: Record<string, (v: unknown) => boolean> = {
   LogConfig: (v) => typeof v === 'object' && v !== null && (v as { Type?: unknown }).Type === 'json-file' && Object.keys((v as { Config?: object }).Config ?? {}).length === 0,
 };
 
+/** An evidence value as text: strings as they are, anything else as JSON (String() of a deep array overflows the stack). */
+const text = (v: unknown): string => (typeof v === 'string' ? v : (jsonText(v) ?? String(v)));
+
 function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === '' || v === false) return false;
   if (Array.isArray(v)) return v.length > 0;
@@ -50,10 +53,10 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
       ['Log', i.LogPath || undefined],
     ]),
   );
-  const env = Array.isArray(cfg.Env) ? (cfg.Env as unknown[]).map(String) : [];
+  const env = Array.isArray(cfg.Env) ? (cfg.Env as unknown[]).map(text) : [];
   if (env.length) out.push('', s.bold('Env'), ...env.map((x) => `  ${e(x)}`));
   const labels = cfg.Labels && typeof cfg.Labels === 'object' ? Object.entries(cfg.Labels as Record<string, unknown>) : [];
-  if (labels.length) out.push('', s.bold('Labels'), ...labels.map(([k, v]) => `  ${e(k)}=${e(String(v))}`));
+  if (labels.length) out.push('', s.bold('Labels'), ...labels.map(([k, v]) => `  ${e(k)}=${e(text(v))}`));
   if (m.volumes.length) {
     out.push('', s.bold('Mounts'));
     out.push(table(['TYPE', 'DESTINATION', 'SOURCE', 'RW'], m.volumes.map((v) => [v.type || '-', v.destination, v.source || v.name, v.rw ? 'rw' : 'ro'])).replace(/^/gm, '  '));

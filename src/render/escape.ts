@@ -28,11 +28,15 @@ export function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}…[${s.length - max} more characters; --json has all]` : s;
 }
 
+/** A surrogate that is not half of a pair: invalid UTF-16 from decoded garbage. A pair is one
+ * ordinary character (an emoji) and is left alone. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 export function escapeText(s: string, max = HUMAN_TEXT_LIMIT): string {
   // Lone surrogates (invalid UTF-16 from decoded garbage) are shown as escapes too.
   return clip(s, max)
     .replace(UNSAFE, escapeChar)
-    .replace(/[\ud800-\udfff]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+    .replace(LONE_SURROGATE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
 }
 
 /** Double-quoted like Go's strconv.Quote (as `docker ps` prints COMMAND), escaped for the terminal. */
@@ -170,4 +174,24 @@ export function deepJson(root: unknown, indent: number): string | undefined {
     onStack.delete(f.v);
   }
   return out.join('');
+}
+
+const SGR_OURS = /^\x1b\[(?:1|2|22|31|32|33|36|39)m$/;
+const SINK_UNSAFE = new RegExp(`\\x1b\\[[0-9;]*m|[\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff\\ufff9-\\ufffb]|${LONE_SURROGATE.source}`, 'g');
+
+/**
+ * The last line of defence at the text sinks (print, printErr): whatever raw control, bidi or
+ * lone-surrogate character is still in finished human output is shown escaped. Renderers escape
+ * each evidence string themselves (escapeText also escapes `\`, so theirs is the unambiguous
+ * form); this only catches what a renderer forgot, so a missed call can cost ambiguity but never
+ * control of the terminal. Line feeds are kept; with `colour`, so are the few SGR sequences our
+ * own styling (chalk: bold, dim, red, green, yellow, cyan and their resets) emits.
+ */
+export function terminalSafe(text: string, colour = false): string {
+  return text.replace(SINK_UNSAFE, (m) => {
+    if (m.length > 1 && m.charCodeAt(0) === 0x1b) return colour && SGR_OURS.test(m) ? m : '\\x1b' + m.slice(1);
+    const cp = m.charCodeAt(0);
+    if (cp >= 0xd800 && cp <= 0xdfff) return `\\u{${cp.toString(16)}}`;
+    return escapeChar(m);
+  });
 }

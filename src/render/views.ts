@@ -127,7 +127,7 @@ function snapshotLayerRows(l: ImageView['inspect']['Dockscope']['Layers'][number
   const sn = l.Snapshot;
   return [
     { label: `chainID   ${e(l.ChainID)} ${mark(s, l.Present)}${l.Present ? '' : ' no snapshot (not unpacked)'}${l.Present && !l.DiffMatches ? s.red(' blob label names another diffID') : ''}${l.Present && !l.ParentMatches ? s.red(' snapshot parent differs') : ''}` },
-    { label: `snapshot  ${sn ? `${sn.Id ?? '?'} ${e(sn.Kind)} ${e(sn.BackendKey ?? '')}` : '-'}` },
+    { label: `snapshot  ${sn ? `${e(String(sn.Id ?? '?'))} ${e(sn.Kind)} ${e(sn.BackendKey ?? '')}` : '-'}` },
     { label: `dir       ${e(l.DriverDir ?? '-')} ${mark(s, l.DriverDirPresent)}` },
     { label: `size      ${l.Size === null ? '-' : `${humanSize(l.Size)} (${l.Size} bytes)`}` },
     ...(l.Blob ? [{ label: `blob      ${e(l.Blob.Digest)} ${e(l.Blob.MediaType)} ${humanSize(l.Blob.Size)} ${mark(s, l.Blob.Present)}` }] : []),
@@ -176,7 +176,7 @@ export function chainText(r: ChainReport, s: ChalkInstance): string {
 }
 
 export function mountsText(m: MountReport, s: ChalkInstance): string {
-  const out: string[] = [s.bold('Layer stack') + ` (top to bottom${m.store ? `; ${m.store} store` : ''})`];
+  const out: string[] = [s.bold('Layer stack') + ` (top to bottom${m.store ? `; ${e(m.store)} store` : ''})`];
   out.push(
     table(
       ['ROLE', 'DIR', m.stack.some((x) => x.snapshot) ? 'SNAPSHOT' : 'LINK', 'LAYER'],
