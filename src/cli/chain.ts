@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { chainReport, findLayer } from '../analysis/chain.js';
 import { mountReport } from '../analysis/mounts.js';
 import { ResolveError } from '../model/resolve.js';
+import { escapeText } from '../render/escape.js';
 import { chainText, mountsText } from '../render/views.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
@@ -33,7 +34,7 @@ export const handler = (argv: GlobalArgs & { id: string }) =>
     if (ctx.json) printJson([...reports, ...ctrs]);
     else {
       print(reports.map((r) => chainText(r, ctx.style)).join('\n\n'));
-      for (const c of ctrs) print(`${ctx.style.bold(`RW layer of container ${c.container}`)} (${c.matches.map((m) => m.kind).join(', ')})\n${mountsText(c.mounts, ctx.style)}`);
+      for (const c of ctrs) print(`${ctx.style.bold(`RW layer of container ${escapeText(c.container)}`)} (${c.matches.map((m) => escapeText(m.kind)).join(', ')})\n${mountsText(c.mounts, ctx.style)}`);
     }
     return answeredStatus(ctx);
   });

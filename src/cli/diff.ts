@@ -4,7 +4,7 @@ import { StackError } from '../analysis/mergedfs.js';
 import { resolveContainer } from '../model/resolve.js';
 import { diffLines, diffLongTable, problemLines } from '../render/diff.js';
 import { escapeText } from '../render/escape.js';
-import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
+import { answeredStatus, loadContext, print, printJson, run, printErr, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'diff <container>';
@@ -28,7 +28,7 @@ export const handler = (argv: GlobalArgs & { container: string; long?: boolean; 
       d = containerDiff(ctx.model, c);
     } catch (e) {
       if (!(e instanceof StackError)) throw e;
-      process.stderr.write(`dockscope: ${escapeText(e.message)}\n`);
+      printErr(`dockscope: ${escapeText(e.message)}`);
       return EXIT.ERROR;
     }
     if (argv.long) {
@@ -40,7 +40,7 @@ export const handler = (argv: GlobalArgs & { container: string; long?: boolean; 
     } else if (d.changes.length) {
       print(diffLines(d.changes));
     }
-    if (d.problems.length) process.stderr.write(problemLines(d.problems) + '\n');
+    if (d.problems.length) printErr(problemLines(d.problems));
     const status = answeredStatus(ctx);
     return d.problems.length && status === EXIT.OK ? EXIT.PARTIAL : status;
   });

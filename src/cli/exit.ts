@@ -12,4 +12,6 @@ export const EXIT = {
   TAMPERED: 4,
   /** verify: nothing wrong found, but something could not be checked (no tar-split, unreadable). */
   UNCHECKED: 5,
+  /** A bug in dockscope (an exception nobody expected); the message says so. */
+  INTERNAL: 70,
 } as const;

@@ -5,7 +5,7 @@ import { unsafeOutput, writeExport } from '../analysis/export.js';
 import { openView, resolveTarget, StackError } from '../analysis/mergedfs.js';
 import { exportSummaryText, problemLines } from '../render/diff.js';
 import { escapeText } from '../render/escape.js';
-import { answeredStatus, loadContext, printJson, run, type GlobalArgs } from './context.js';
+import { answeredStatus, loadContext, printJson, run, printErr, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'export <ref>';
@@ -34,13 +34,13 @@ export const handler = (argv: ExportArgs) =>
     const ctx = await loadContext(argv);
     const toStdout = argv.output === '-';
     if (toStdout && process.stdout.isTTY) {
-      process.stderr.write('dockscope: refusing to write a tar to a terminal; redirect it or use -o FILE\n');
+      printErr('dockscope: refusing to write a tar to a terminal; redirect it or use -o FILE');
       return EXIT.USAGE;
     }
     if (!toStdout) {
       const why = unsafeOutput(argv.output, { kind: ctx.ev.top.kind, location: ctx.ev.top.location, spec: ctx.ev.spec });
       if (why) {
-        process.stderr.write(`dockscope: refusing to write: ${escapeText(why)}\n`);
+        printErr(`dockscope: refusing to write: ${escapeText(why)}`);
         return EXIT.USAGE;
       }
     }
@@ -50,7 +50,7 @@ export const handler = (argv: ExportArgs) =>
       opened = openView(ctx.model, target);
     } catch (e) {
       if (!(e instanceof StackError)) throw e;
-      process.stderr.write(`dockscope: ${escapeText(e.message)}\n`);
+      printErr(`dockscope: ${escapeText(e.message)}`);
       return EXIT.ERROR;
     }
     const { view, stack } = opened;
@@ -64,7 +64,7 @@ export const handler = (argv: ExportArgs) =>
         fd = fs.openSync(dest, O_WRONLY | O_CREAT | O_NOFOLLOW | (argv.force ? O_TRUNC : O_EXCL), 0o644);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        process.stderr.write(`dockscope: cannot create ${escapeText(dest)}: ${code === 'EEXIST' ? 'it exists (--force overwrites)' : escapeText(String(code ?? e))}\n`);
+        printErr(`dockscope: cannot create ${escapeText(dest)}: ${code === 'EEXIST' ? 'it exists (--force overwrites)' : escapeText(String(code ?? e))}`);
         return EXIT.USAGE;
       }
       out = fs.createWriteStream('', { fd, highWaterMark: 1 << 20 });
@@ -81,10 +81,10 @@ export const handler = (argv: ExportArgs) =>
     if (!view.opaqueKnown) problems.push('extended attributes are not readable from this source: opaque directories are unknown, lower files may show through');
     const what = `${target.kind} ${target.name}`;
     if (!toStdout && ctx.json) printJson({ Kind: target.kind, Id: target.id, Name: target.name, Output: dest, Entries: summary.entries, Files: summary.files, Bytes: summary.bytes, Hardlinks: summary.hardlinks, Skipped: summary.skipped, Problems: problems });
-    else process.stderr.write(exportSummaryText(summary, what, dest) + '\n');
+    else printErr(exportSummaryText(summary, what, dest));
     // Skipped sockets are what the engine leaves out too: told, but the answer is complete.
-    for (const s of summary.skipped.slice(0, 20)) process.stderr.write(`dockscope: note: ${escapeText(s.path)} skipped: ${escapeText(s.reason)}\n`);
-    if (problems.length) process.stderr.write(problemLines(problems) + '\n');
+    for (const s of summary.skipped.slice(0, 20)) printErr(`dockscope: note: ${escapeText(s.path)} skipped: ${escapeText(s.reason)}`);
+    if (problems.length) printErr(problemLines(problems));
     const status = answeredStatus(ctx);
     return problems.length && status === EXIT.OK ? EXIT.PARTIAL : status;
   });

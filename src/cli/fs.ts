@@ -5,7 +5,7 @@ import { describeEntry, findEntries, openView, parseTimeNs, resolveTarget, Stack
 import { escapeText } from '../render/escape.js';
 import { findLines, lsTable, problemLines, statText, ttySafeText, type StatView } from '../render/diff.js';
 import { isEvidenceError } from '../source/types.js';
-import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
+import { answeredStatus, loadContext, print, printJson, run, printErr, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'fs <ref> <op> [path]';
@@ -52,7 +52,7 @@ interface FsArgs extends GlobalArgs {
 }
 
 function fail(msg: string, code: number = EXIT.ERROR): number {
-  process.stderr.write(`dockscope: ${escapeText(msg)}\n`);
+  printErr(`dockscope: ${escapeText(msg)}`);
   return code;
 }
 
@@ -146,7 +146,7 @@ export const handler = (argv: FsArgs) =>
     if (!view.opaqueKnown) problems.push('extended attributes are not readable from this source: opaque directories are unknown, lower files may show through');
     const finish = (code: number) => {
       const all = [...problems, ...view.notes];
-      if (all.length) process.stderr.write(problemLines(all) + '\n');
+      if (all.length) printErr(problemLines(all));
       if (code !== EXIT.OK) return code;
       const status = answeredStatus(ctx);
       return all.length && status === EXIT.OK ? EXIT.PARTIAL : status;

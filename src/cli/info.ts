@@ -69,15 +69,15 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
       ]),
     );
     print('\n' + s.bold('Layout'));
-    for (const it of layout.items) print(`  ${it.path.padEnd(28)} ${it.description}`);
+    for (const it of layout.items) print(`  ${e(it.path).padEnd(28)} ${e(it.description)}`);
     print('\n' + s.bold('Contents'));
     for (const st of info.Stores)
-      print(`  ${st.ImageRoot}${st.Legacy ? ` (pre-1.10, ${st.Driver})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
+      print(`  ${e(st.ImageRoot)}${st.Legacy ? ` (pre-1.10, ${e(st.Driver)})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
     if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
     if (model.linkgraph)
       print(`  linkgraph.db (pre-1.10, SQLite, ${model.linkgraph.size} bytes): ${model.linkgraph.names.size} container names, ${model.linkgraph.links.length} links${model.findings.list.some((x) => x.code === 'linkgraph.not-parsed') ? ' (not parsed: too large)' : ''}`);
     print(`  images: ${info.Images.Total} (${info.Images.Restorable} restorable by Docker, ${info.Images.Tagged} tagged)`);
-    print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.join(', ')}` : ''}`);
+    print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${e(k)}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.map((d) => e(String(d))).join(', ')}` : ''}`);
     for (const d of storage) {
       print('\n' + s.bold(`${d.driver} storage`) + ` (${d.devices?.length ?? d.datasets?.length ?? 0} ${d.devices ? 'devices' : 'datasets'} in the metadata)`);
       print(`  ${d.note}`);

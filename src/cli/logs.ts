@@ -16,7 +16,7 @@ import { resolveContainer } from '../model/resolve.js';
 import { escapeText, safeJson } from '../render/escape.js';
 import { Findings } from '../store/findings.js';
 import type { LogEntry } from '../store/jsonlog.js';
-import { answeredStatus, loadContext, run, type GlobalArgs } from './context.js';
+import { answeredStatus, loadContext, run, printErr, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'logs <container>';
@@ -116,7 +116,7 @@ export const handler = (argv: LogsArgs) =>
     const until = parseWhen('until', argv.until);
     for (const v of [since, until])
       if (v instanceof Error) {
-        process.stderr.write(`dockscope: ${escapeText(v.message)}\n`);
+        printErr(`dockscope: ${escapeText(v.message)}`);
         return EXIT.USAGE;
       }
     const ctx = await loadContext(argv);
@@ -130,13 +130,13 @@ export const handler = (argv: LogsArgs) =>
       await stdout.flush();
       await stderr.flush();
       for (const f of lf.list.filter((x) => x.severity !== 'info'))
-        process.stderr.write(`dockscope: ${f.severity} ${escapeText(f.code)}${f.path ? ' ' + escapeText(f.path) : ''}: ${escapeText(f.message)}\n`);
+        printErr(`dockscope: ${f.severity} ${escapeText(f.code)}${f.path ? ' ' + escapeText(f.path) : ''}: ${escapeText(f.message)}`);
       ctx.model.findings.list.push(...lf.list);
       return code ?? answeredStatus(ctx);
     };
 
     if (!plan.format) {
-      process.stderr.write(`dockscope: ${escapeText(plan.note ?? `log driver ${plan.driver}: nothing to read`)}\n`);
+      printErr(`dockscope: ${escapeText(plan.note ?? `log driver ${plan.driver}: nothing to read`)}`);
       return finish(EXIT.ERROR);
     }
 

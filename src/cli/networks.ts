@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { Argv } from 'yargs';
 import { engineNetwork, findNetwork, networkReport, type NetworksReport, type NetworkView } from '../analysis/networks.js';
-import { escapeText } from '../render/escape.js';
+import { escapeText, jsonText } from '../render/escape.js';
 import { shortHex } from '../render/format.js';
 import { fields, table } from '../render/table.js';
 import { findingsText } from '../render/views.js';
@@ -69,7 +69,7 @@ export function networksText(r: NetworksReport, s: ChalkInstance, findings: Find
 
 export function networkText(n: NetworkView, s: ChalkInstance, findings: Finding[], full: boolean): string {
   const d = n.Dockscope;
-  const j = (x: unknown) => JSON.stringify(x);
+  const j = (x: unknown) => jsonText(x) ?? 'null';
   const out: string[] = [];
   out.push(s.bold(`Network ${e(n.Name)}`));
   out.push(

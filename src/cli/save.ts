@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { planSave, writeSave } from '../analysis/save.js';
 import { resolveImage } from '../model/resolve.js';
 import { escapeText } from '../render/escape.js';
-import { loadContext, print, printJson, run, type GlobalArgs } from './context.js';
+import { loadContext, print, printJson, run, printErr, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'save <ref>';
@@ -25,15 +25,15 @@ export const handler = (argv: GlobalArgs & { ref: string; output: string; 'allow
       const out = path.resolve(argv.output);
       const ev = ctx.ev.top.kind === 'dir' ? ctx.ev.top.location : path.resolve(ctx.ev.spec.split(':')[0]!);
       if (out === ev || out.startsWith(ev.endsWith('/') ? ev : ev + '/')) {
-        process.stderr.write(`dockscope: refusing to write ${escapeText(out)} inside the evidence\n`);
+        printErr(`dockscope: refusing to write ${escapeText(out)} inside the evidence`);
         return EXIT.USAGE;
       }
     }
     const plan = await planSave(ctx.model, img);
     if (!plan.exact && !argv['allow-mismatch']) {
-      process.stderr.write(`dockscope: ${escapeText(img.id)} cannot be saved exactly; nothing written:\n`);
-      for (const l of plan.layers.filter((x) => !x.exact)) process.stderr.write(`  layer ${escapeText(l.diffID)}: ${escapeText(l.problem ?? 'unknown')}\n`);
-      process.stderr.write('  (--allow-mismatch writes it anyway; docker load will then refuse the image)\n');
+      printErr(`dockscope: ${escapeText(img.id)} cannot be saved exactly; nothing written:`);
+      for (const l of plan.layers.filter((x) => !x.exact)) printErr(`  layer ${escapeText(l.diffID)}: ${escapeText(l.problem ?? 'unknown')}`);
+      printErr('  (--allow-mismatch writes it anyway; docker load will then refuse the image)');
       return EXIT.TAMPERED;
     }
     const refs = img.repoTags.length ? img.repoTags : [];

@@ -3,7 +3,7 @@ import { parseTimeArg } from '../analysis/logs.js';
 import { bodyfileEntries, buildTimeline } from '../analysis/timeline.js';
 import { escapeText } from '../render/escape.js';
 import { bodyfileLine, timelineCsvHeader, timelineCsvRow, timelineJsonl, timelineTable } from '../render/timeline.js';
-import { answeredStatus, loadContext, print, run, type GlobalArgs } from './context.js';
+import { answeredStatus, loadContext, print, run, printErr, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'timeline';
@@ -70,7 +70,7 @@ function timeArg(name: string, v: string | undefined): bigint | undefined {
   try {
     return parseTimeArg(v);
   } catch (e) {
-    process.stderr.write(`dockscope: --${name}: ${escapeText((e as Error).message)}\n`);
+    printErr(`dockscope: --${name}: ${escapeText((e as Error).message)}`);
     process.exit(EXIT.USAGE);
   }
 }

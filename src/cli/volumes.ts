@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { Argv } from 'yargs';
 import { findVolume, volumeReport, type VolumesReport, type VolumeView } from '../analysis/volumes.js';
-import { escapeText } from '../render/escape.js';
+import { escapeText, jsonText } from '../render/escape.js';
 import { humanSize, shortHex } from '../render/format.js';
 import { fields, table } from '../render/table.js';
 import { findingsText } from '../render/views.js';
@@ -53,7 +53,7 @@ export function volumesText(r: VolumesReport, s: ChalkInstance, findings: Findin
         ? s.dim('(nothing beyond copies of live records)')
         : table(
             ['VOLUME NAME', 'DRIVER', 'STATE', 'DIR ON DISK', 'LABELS', 'PAGE'],
-            r.Deleted.map((d) => [d.Name, d.Driver, d.State, d.Directory ? 'yes' : 'no', d.Labels ? JSON.stringify(d.Labels) : '-', `${d.Page} (${d.PageSource})`]),
+            r.Deleted.map((d) => [d.Name, d.Driver, d.State, d.Directory ? 'yes' : 'no', d.Labels ? (jsonText(d.Labels) ?? '-') : '-', `${d.Page} (${d.PageSource})`]),
           ),
     );
   }
@@ -64,7 +64,7 @@ export function volumesText(r: VolumesReport, s: ChalkInstance, findings: Findin
 
 export function volumeText(v: VolumeView, s: ChalkInstance, findings: Finding[]): string {
   const d = v.Dockscope;
-  const j = (x: unknown) => (x === null || x === undefined ? undefined : JSON.stringify(x));
+  const j = (x: unknown) => (x === null || x === undefined ? undefined : jsonText(x));
   const out: string[] = [];
   out.push(s.bold(`Volume ${e(v.Name)}`));
   out.push(
@@ -78,7 +78,7 @@ export function volumeText(v: VolumeView, s: ChalkInstance, findings: Finding[])
       ['Options', j(v.Options) ?? 'null'],
       ['Status', d.Status],
       ['Docker lists it', d.DockerLists === null ? 'depends on the volume plugin' : d.DockerLists ? 'yes' : 'no'],
-      ['In metadata.db', d.InMetadata ? (d.MetadataKey !== undefined ? `yes, key ${JSON.stringify(d.MetadataKey)}` : 'yes') : 'no'],
+      ['In metadata.db', d.InMetadata ? (d.MetadataKey !== undefined ? `yes, key ${jsonText(d.MetadataKey)}` : 'yes') : 'no'],
       ['Metadata problem', d.MetadataProblem],
       ['Anonymous', d.Anonymous ? 'yes' : 'no'],
       ['Directory', d.Directory ?? '-'],
@@ -88,7 +88,7 @@ export function volumeText(v: VolumeView, s: ChalkInstance, findings: Finding[])
       ['_data modified', d.DataModified],
       ['Size', d.Size === undefined ? undefined : `${d.Size} bytes (${humanSize(d.Size)}) in ${d.Files ?? 0} files, ${d.Dirs ?? 0} dirs${d.SizeTruncated ? ' — walk stopped at a bound, lower limit' : ''}`],
       ['Newest change', d.NewestMtime === undefined ? undefined : `${d.NewestMtime} ${d.NewestPath ?? ''}`],
-      ['opts.json', d.Opts ? `type=${JSON.stringify(d.Opts.MountType)} device=${JSON.stringify(d.Opts.MountDevice)} o=${JSON.stringify(d.Opts.MountOpts)}${d.Opts.QuotaSize !== undefined ? ` size=${d.Opts.QuotaSize}` : ''}` : undefined],
+      ['opts.json', d.Opts ? `type=${jsonText(d.Opts.MountType)} device=${jsonText(d.Opts.MountDevice)} o=${jsonText(d.Opts.MountOpts)}${d.Opts.QuotaSize !== undefined ? ` size=${d.Opts.QuotaSize}` : ''}` : undefined],
       ['Ref count', d.RefCount],
     ]),
   );

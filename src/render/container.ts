@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { inspectContainer } from '../analysis/inspect.js';
 import type { MountReport } from '../analysis/mounts.js';
-import { escapeText as e } from './escape.js';
+import { escapeText as e, jsonText } from './escape.js';
 import { fields, table } from './table.js';
 
 type Inspect = ReturnType<typeof inspectContainer>;
@@ -21,6 +21,9 @@ const DEFAULTS: Record<string, (v: unknown) => boolean> = {
   Runtime: (v) => v === 'runc',
   LogConfig: (v) => typeof v === 'object' && v !== null && (v as { Type?: unknown }).Type === 'json-file' && Object.keys((v as { Config?: object }).Config ?? {}).length === 0,
 };
+
+/** An evidence value as text: strings as they are, anything else as JSON (String() of a deep array overflows the stack). */
+const text = (v: unknown): string => (typeof v === 'string' ? v : (jsonText(v) ?? String(v)));
 
 function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === '' || v === false) return false;
@@ -50,10 +53,10 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
       ['Log', i.LogPath || undefined],
     ]),
   );
-  const env = Array.isArray(cfg.Env) ? (cfg.Env as unknown[]).map(String) : [];
+  const env = Array.isArray(cfg.Env) ? (cfg.Env as unknown[]).map(text) : [];
   if (env.length) out.push('', s.bold('Env'), ...env.map((x) => `  ${e(x)}`));
   const labels = cfg.Labels && typeof cfg.Labels === 'object' ? Object.entries(cfg.Labels as Record<string, unknown>) : [];
-  if (labels.length) out.push('', s.bold('Labels'), ...labels.map(([k, v]) => `  ${e(k)}=${e(String(v))}`));
+  if (labels.length) out.push('', s.bold('Labels'), ...labels.map(([k, v]) => `  ${e(k)}=${e(text(v))}`));
   if (m.volumes.length) {
     out.push('', s.bold('Mounts'));
     out.push(table(['TYPE', 'DESTINATION', 'SOURCE', 'RW'], m.volumes.map((v) => [v.type || '-', v.destination, v.source || v.name, v.rw ? 'rw' : 'ro'])).replace(/^/gm, '  '));
@@ -61,7 +64,7 @@ export function containerText(i: Inspect, m: MountReport, s: ChalkInstance): str
   const hc = (i.HostConfig ?? {}) as Record<string, unknown>;
   const sec = SECURITY_KEYS.filter((k) => isSet(hc[k]) && !DEFAULTS[k]?.(hc[k]));
   out.push('', s.bold('Host config') + ' (security-relevant, set values only)');
-  out.push(sec.length ? fields(sec.map((k) => [k, typeof hc[k] === 'string' ? (hc[k] as string) : JSON.stringify(hc[k])]), '  ') : '  (defaults)');
+  out.push(sec.length ? fields(sec.map((k) => [k, typeof hc[k] === 'string' ? (hc[k] as string) : jsonText(hc[k])]), '  ') : '  (defaults)');
   out.push('', s.bold('Layers') + ` (${m.stack.length}; --mounts for the full stack)`);
   const upper = m.stack.find((x) => x.role === 'upper');
   // The containerd store names the RW and init layers by snapshot key, the graph-driver store by mount-id.

@@ -99,17 +99,17 @@ export const CSV_COLUMNS = [
   'attributes',
 ] as const;
 
-const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
-
 /**
  * RFC 4180 field: quoted when it holds a quote, comma, CR or LF (or leading/trailing space),
- * quotes doubled. With `terminal`, characters that would act on a terminal are shown as escapes
- * instead (only when the CSV goes straight to a terminal).
+ * quotes doubled. With `terminal` (only when the CSV goes straight to a terminal), the value is
+ * shown as escapeText shows it: control and bidi characters, line breaks inside a value (a raw CR
+ * would rewrite the row on screen, a raw LF forge one) and backslashes escaped, so one record is
+ * one line and what is shown is unambiguous.
  */
 export function csvField(v: string | number | boolean | undefined, terminal = false): string {
   if (v === undefined) return '';
   let s = String(v);
-  if (terminal) s = s.replace(TERMINAL_UNSAFE, (c) => escapeText(c));
+  if (terminal) s = escapeText(s, Infinity);
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

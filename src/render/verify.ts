@@ -40,15 +40,16 @@ export function verifyText(r: VerifyReport, s: ChalkInstance): string {
       ).replace(/^/gm, '  '),
     );
   }
+  // Each line is built raw and escaped whole: check names, IDs (directory names) and details are all evidence.
   const problems: string[] = [];
-  for (const c of r.store) if (c.status !== 'ok') problems.push(`store: ${c.check} ${c.status}: ${e(c.detail)}`);
-  for (const i of r.images) for (const c of i.checks) if (c.status !== 'ok' && !/^L\d+$/.test(c.check)) problems.push(`image ${shortHex(i.id)}: ${c.check} ${c.status}: ${e(c.detail)}`);
+  for (const c of r.store) if (c.status !== 'ok') problems.push(`store: ${c.check} ${c.status}: ${c.detail}`);
+  for (const i of r.images) for (const c of i.checks) if (c.status !== 'ok' && !/^L\d+$/.test(c.check)) problems.push(`image ${shortHex(i.id)}: ${c.check} ${c.status}: ${c.detail}`);
   for (const l of r.layers) {
-    for (const c of l.checks) if (c.status !== 'ok') problems.push(`layer ${shortHex(l.chainID)}: ${c.check} ${c.status}: ${e(c.detail)}`);
-    for (const f of l.files.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: ${f.status} ${e(f.path)}${f.detail ? ` (${e(f.detail)})` : ''}`);
-    for (const x of l.extras.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: extra ${x.type} ${e(x.path)} (not in the layer's ${l.store === 'containerd' ? 'blob' : 'tar-split'})`);
+    for (const c of l.checks) if (c.status !== 'ok') problems.push(`layer ${shortHex(l.chainID)}: ${c.check} ${c.status}: ${c.detail}`);
+    for (const f of l.files.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: ${f.status} ${f.path}${f.detail ? ` (${f.detail})` : ''}`);
+    for (const x of l.extras.slice(0, 50)) problems.push(`layer ${shortHex(l.chainID)}: extra ${x.type} ${x.path} (not in the layer's ${l.store === 'containerd' ? 'blob' : 'tar-split'})`);
   }
-  if (problems.length) out.push('', s.bold('Findings'), ...problems.map((p) => `  ${p}`));
+  if (problems.length) out.push('', s.bold('Findings'), ...problems.map((p) => `  ${e(p)}`));
   // Checks that do not apply to a store (no short links, no chainIDs): said once each, not as findings.
   const notes = new Map<string, string>();
   for (const l of r.layers) for (const [c, why] of Object.entries(l.na ?? {})) if (!notes.has(`${c} ${why}`)) notes.set(`${c} ${why}`, `${c}: ${why}`);

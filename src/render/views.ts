@@ -3,7 +3,7 @@ import type { ChainReport } from '../analysis/chain.js';
 import type { HistoryItem, ImageSummary } from '../analysis/inspect.js';
 import type { MountReport } from '../analysis/mounts.js';
 import type { Finding } from '../store/findings.js';
-import { escapeText as e } from './escape.js';
+import { escapeText as e, jsonText } from './escape.js';
 import { humanSize, isoSeconds, shortHex } from './format.js';
 import { fields, table } from './table.js';
 import { renderTree, type TreeNode } from './tree.js';
@@ -60,7 +60,7 @@ export interface ImageView {
 export function imageText(v: ImageView, s: ChalkInstance): string {
   const i = v.inspect;
   const cfg = (i.Config ?? {}) as Record<string, unknown>;
-  const j = (x: unknown) => (x === null || x === undefined || x === '' ? undefined : typeof x === 'string' ? x : JSON.stringify(x));
+  const j = (x: unknown) => (x === null || x === undefined || x === '' ? undefined : typeof x === 'string' ? x : jsonText(x));
   const out: string[] = [];
   out.push(s.bold(`Image ${e(i.Id)}`));
   out.push(
@@ -127,7 +127,7 @@ function snapshotLayerRows(l: ImageView['inspect']['Dockscope']['Layers'][number
   const sn = l.Snapshot;
   return [
     { label: `chainID   ${e(l.ChainID)} ${mark(s, l.Present)}${l.Present ? '' : ' no snapshot (not unpacked)'}${l.Present && !l.DiffMatches ? s.red(' blob label names another diffID') : ''}${l.Present && !l.ParentMatches ? s.red(' snapshot parent differs') : ''}` },
-    { label: `snapshot  ${sn ? `${sn.Id ?? '?'} ${e(sn.Kind)} ${e(sn.BackendKey ?? '')}` : '-'}` },
+    { label: `snapshot  ${sn ? `${e(String(sn.Id ?? '?'))} ${e(sn.Kind)} ${e(sn.BackendKey ?? '')}` : '-'}` },
     { label: `dir       ${e(l.DriverDir ?? '-')} ${mark(s, l.DriverDirPresent)}` },
     { label: `size      ${l.Size === null ? '-' : `${humanSize(l.Size)} (${l.Size} bytes)`}` },
     ...(l.Blob ? [{ label: `blob      ${e(l.Blob.Digest)} ${e(l.Blob.MediaType)} ${humanSize(l.Blob.Size)} ${mark(s, l.Blob.Present)}` }] : []),
@@ -178,7 +178,7 @@ export function chainText(r: ChainReport, s: ChalkInstance): string {
 }
 
 export function mountsText(m: MountReport, s: ChalkInstance): string {
-  const out: string[] = [s.bold('Layer stack') + ` (top to bottom${m.store ? `; ${m.store} store` : ''})`];
+  const out: string[] = [s.bold('Layer stack') + ` (top to bottom${m.store ? `; ${e(m.store)} store` : ''})`];
   out.push(
     table(
       ['ROLE', 'DIR', m.stack.some((x) => x.snapshot) ? 'SNAPSHOT' : 'LINK', 'LAYER'],
