@@ -493,13 +493,6 @@ async function walkSource(src: Source, rng: Rng): Promise<number> {
   return n;
 }
 
-/**
- * These two find bugs outside src/store (the archive backend src/source/tar.ts; the renderers in
- * src/render), which are not this harness's to fix. Until they are, they run in the long run only
- * (and in CI with DOCKSCOPE_FUZZ_ALL=1). Minimal reproductions: test/fuzz/known/<target>/.
- */
-targetByName('acquisition').ci = false;
-targetByName('commands').ci = false;
 
 async function* fromArray<T>(a: T[]): AsyncGenerator<T> {
   yield* a;
