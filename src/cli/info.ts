@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { containerdSummary } from '../analysis/containerd.js';
 import { stateString } from '../analysis/inspect.js';
 import { detectLayout } from '../store/layout.js';
 import { Findings } from '../store/findings.js';
@@ -43,6 +44,7 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
         WriteSets: s.layerdb.writeSets.length,
         References: s.repositories.length,
       })),
+      Containerd: model.containerdStores.map((s) => containerdSummary(model, s, paths)),
       Migration: model.migration.size ? Object.fromEntries(model.migration) : null,
       Images: { Total: images.length, Restorable: images.filter((i) => i.loadable).length, Tagged: images.filter((i) => i.repoTags.length > 0).length },
       Containers: { Total: model.containers.size, States: states, Drivers: drivers },
@@ -66,6 +68,10 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     print('\n' + s.bold('Contents'));
     for (const st of info.Stores)
       print(`  ${st.ImageRoot}${st.Legacy ? ` (pre-1.10, ${st.Driver})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
+    for (const c of info.Containerd)
+      print(
+        `  containerd ${c.Root} (${c.Found}), namespace ${c.Namespace}, snapshotter ${c.Snapshotter}: ${c.Images} images (${c.ImageRecords} records), ${c.Blobs} content blobs, ${c.Snapshots} snapshots (${c.Layers} layers), ${c.Leases} leases, ${c.Containers} containers${c.Ingests ? `, ${c.Ingests} partial downloads` : ''}`,
+      );
     if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
     print(`  images: ${info.Images.Total} (${info.Images.Restorable} restorable by Docker, ${info.Images.Tagged} tagged)`);
     print(`  containers: ${info.Containers.Total} (${Object.entries(states).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})${drivers.length ? `; drivers: ${drivers.join(', ')}` : ''}`);
