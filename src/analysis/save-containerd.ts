@@ -35,8 +35,11 @@ export interface ContainerdSavePlan {
   problems: string[];
 }
 
-function complete(pm: PlatformManifest): boolean {
-  return pm.missing.length === 0 && pm.manifest !== undefined && (pm.manifest.config === undefined || pm.config !== undefined || pm.pseudo);
+/** Every blob of the manifest has a record and a file (what containerd's export would need). */
+function complete(store: ContainerdStore, pm: PlatformManifest): boolean {
+  if (pm.missing.length || !pm.manifest || (pm.manifest.config && !pm.config && !pm.pseudo)) return false;
+  const all = [pm.desc.digest, ...(pm.manifest.config ? [pm.manifest.config.digest] : []), ...pm.manifest.layers.map((l) => l.digest)];
+  return all.every((d) => store.content.stat(d)?.type === 'file');
 }
 
 export async function planSaveContainerd(model: Model, img: ImageNode): Promise<SavePlan> {
@@ -54,7 +57,7 @@ export async function planSaveContainerd(model: Model, img: ImageNode): Promise<
   let manifests = [pm];
   let note: string | undefined;
   if (info.index) {
-    const all = info.manifests.length === info.index.manifests && info.manifests.every(complete);
+    const all = info.manifests.length === info.index.manifests && info.manifests.every((m) => complete(store, m));
     if (all) manifests = info.manifests;
     else {
       target = { mediaType: pm.desc.mediaType, digest: pm.desc.digest, size: pm.desc.size };
