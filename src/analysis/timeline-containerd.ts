@@ -74,7 +74,11 @@ export function containerdEvents(col: Collector, store: ContainerdStore, f: Find
     const attrs: Record<string, string | number | boolean> = { ...(b.size !== undefined ? { size: b.size } : {}) };
     if (sources.length) attrs.repositories = sources.join(' ');
     if (b.labels['containerd.io/uncompressed']) attrs.uncompressed = b.labels['containerd.io/uncompressed'];
-    both(b.createdAt, b.updatedAt, 'content.blob', `content ${short(digest)} (${role.get(digest) ?? 'used by no image'}${sources.length ? `, from ${clip(sources.join(', '), 200)}` : ''})`, { attrs: { digest, ...attrs } });
+    const what = `content ${short(digest)} (${role.get(digest) ?? 'used by no image'}${sources.length ? `, from ${clip(sources.join(', '), 200)}` : ''})`;
+    both(b.createdAt, b.updatedAt, 'content.blob', what, { attrs: { digest, ...attrs } });
+    // The blob file's own times (written once at commit: mtime ≈ the end of the download).
+    const p = store.content.path(digest);
+    if (p) col.fileTimes(store.content.stat(digest), 'content.blob', containerdPath(store, p, paths), `blob file of ${what}`, { attrs: { digest } });
   }
 
   // Snapshots that are not image layers (those are layer.snapshot events).

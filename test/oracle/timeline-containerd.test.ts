@@ -65,6 +65,14 @@ for (const f of fixtures) {
       assert.equal(e.ns / 1_000_000_000n, timeNs(created!)! / 1_000_000_000n, id);
     }
     assert.ok(le.some((e) => e.ns % 1_000_000_000n !== 0n));
+    // With file times, each blob file's mtime too, at the time the archive recorded.
+    const ev = await openEvidence(f.archive);
+    const m2 = await loadModel(ev);
+    const withFiles = await buildTimeline(m2, choosePathMap(ev, m2), { logs: false });
+    const store = m2.containerdStores[0]!;
+    const mt = withFiles.filter((e) => e.kind === 'content.blob' && e.field === 'mtime');
+    assert.equal(mt.length, blobs);
+    for (const e of mt.slice(0, 5)) assert.equal(e.ns, store.content.stat(String(e.attrs!.digest))!.mtimeNs);
   });
 
   test(`${f.name}: a partial download's start and last write, from ingest/`, async () => {
