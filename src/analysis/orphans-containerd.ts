@@ -138,10 +138,10 @@ export function containerdOrphans(model: Model, store: ContainerdStore, paths: P
     if (c.store !== store || !c.snapshots) continue;
     const rw = c.snapshots.rw;
     const gone = !rw ? `its RW snapshot ${c.id} is not in meta.db` : rw.fsDir && !rw.fsPresent ? `its RW snapshot's directory ${rw.fsDir} is missing` : undefined;
-    if (gone) out.push({ kind: 'container-snapshot-missing', id: c.id, path: paths.abs(`containers/${c.id}`), detail: `${c.record.name}: ${gone}`, ...(() => {
-      const t = treeStats(model.src, `containers/${c.id}`, f);
-      return { size: t.size, ...(t.newestNs !== undefined ? { newest: isoNanos(t.newestNs) } : {}) };
-    })() });
+    if (!gone) continue;
+    const dir = `containers/${c.record.dirId}`;
+    const t = treeStats(model.src, dir, f);
+    out.push({ kind: 'container-snapshot-missing', id: c.id, path: paths.abs(dir), detail: `${c.record.name}: ${gone}`, size: t.size, ...(t.newestNs !== undefined ? { newest: isoNanos(t.newestNs) } : {}) });
   }
 
   // ---- dangling records: untagged images (moby-dangling@…) that are no image's build parent

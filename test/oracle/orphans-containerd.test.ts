@@ -110,6 +110,9 @@ for (const f of fixtures) {
     assert.match(p.detail, /5 of 100 bytes/);
     assert.equal(p.path, `/var/lib/containerd/io.containerd.content.v1.content/ingest/${ingestDir}`);
     assert.equal(orphans.find((o) => o.kind === 'unreferenced-snapshot-dir')!.size, 5);
+    const lost = orphans.find((o) => o.kind === 'container-snapshot-missing')!;
+    assert.equal(lost.path, `/var/lib/docker/containers/${created.id}`);
+    assert.ok(lost.size! > 0 && lost.newest && lost.detail.includes('/created'), JSON.stringify(lost));
     assert.match(orphans.find((o) => o.id === exit0.id)!.detail, new RegExp(`held by lease ${exit0.id}`));
     // Everything else is still referenced: base's layers, the other containers' snapshots.
     for (const l of base.layers) assert.ok(!got.has(`unused-snapshot ${l.chainID}`));
