@@ -32,10 +32,12 @@ export function containerdOrphans(model: Model, store: ContainerdStore, paths: P
   const scratch = new Findings();
   const queue: { digest: string; mediaType?: string }[] = [];
   for (const r of ns?.images ?? []) if (r.target) queue.push({ digest: r.target.digest, mediaType: r.target.mediaType });
-  const leased = new Set<string>();
-  for (const l of ns?.leases ?? []) for (const d of l.content) leased.add(d);
-  for (let steps = 0; queue.length && steps < 1_000_000; steps++) {
-    const { digest, mediaType } = queue.shift()!;
+  // Lease content is referenced too (and what its labels name): Docker holds pulled content with
+  // `moby-image-<digest>` leases even in graph-driver mode, and each container with a lease.
+  const targetType = new Map((ns?.images ?? []).flatMap((r) => (r.target ? [[r.target.digest, r.target.mediaType] as const] : [])));
+  for (const l of ns?.leases ?? []) for (const d of l.content) queue.push({ digest: d, mediaType: targetType.get(d) });
+  for (let at = 0; at < queue.length && at < 1_000_000; at++) {
+    const { digest, mediaType } = queue[at]!;
     if (reached.has(digest)) continue;
     reached.add(digest);
     const rec = ns?.blobs.get(digest);
@@ -54,9 +56,7 @@ export function containerdOrphans(model: Model, store: ContainerdStore, paths: P
     }
   }
   for (const [digest, rec] of ns?.blobs ?? []) {
-    // Lease content is referenced: Docker holds pulled content with `moby-image-<digest>` leases
-    // even in graph-driver mode, and every container with a lease named by its ID.
-    if (reached.has(digest) || leased.has(digest)) continue;
+    if (reached.has(digest)) continue;
     const p = store.content.path(digest);
     out.push({
       kind: 'unreferenced-blob',
