@@ -4,7 +4,9 @@ import { isDanglingRecord, LABEL_PARENT, parseNamedStrict, platformString, snaps
 import type { ContainerNode, ImageNode, Model } from '../model/graph.js';
 import { familiarString, parseNormalizedNamed } from '../model/reference.js';
 import { goRFC3339Nano, unixSeconds } from '../model/time.js';
+import { listIngests } from '../store/containerd-ingest.js';
 import type { MetaImage } from '../store/containerd-meta.js';
+import { Findings } from '../store/findings.js';
 import type { V2Metadata } from '../store/distribution.js';
 import { isObject } from '../store/read.js';
 import type { ChainStep } from './chain.js';
@@ -390,6 +392,8 @@ export function containerdSummary(model: Model, store: ContainerdStore, paths: P
     Snapshots: store.snapshotters.get(store.driver)?.nodes.size ?? 0,
     Blobs: store.ns?.blobs.size ?? 0,
     Leases: store.ns?.leases.length ?? 0,
+    /** Partial downloads left in the content store's ingest/ (see orphans). */
+    Ingests: listIngests(store.src, store.content.base, new Findings()).length,
     Containers: [...model.containers.values()].filter((c) => c.store === store).length,
   };
 }

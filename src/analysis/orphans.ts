@@ -2,6 +2,8 @@ import type { Model } from '../model/graph.js';
 import { isoNanos } from '../model/time.js';
 import { Findings } from '../store/findings.js';
 import { treeStats } from './dirsize.js';
+import { containerdPath } from './containerd.js';
+import { containerdOrphans } from './orphans-containerd.js';
 import type { PathMap } from './paths.js';
 
 /**
@@ -19,7 +21,15 @@ export type OrphanKind =
   | 'dangling-short-link'
   | 'missing-short-link'
   | 'metadata-without-image'
-  | 'reference-to-missing-image';
+  | 'reference-to-missing-image'
+  // containerd image store (analysis/orphans-containerd.ts)
+  | 'unreferenced-blob'
+  | 'blob-without-record'
+  | 'partial-download'
+  | 'unused-snapshot'
+  | 'unreferenced-snapshot-dir'
+  | 'container-snapshot-missing'
+  | 'dangling-image';
 
 export interface Orphan {
   kind: OrphanKind;
@@ -32,6 +42,12 @@ export interface Orphan {
   size?: number;
   /** Newest mtime in what is left (ISO, ns precision). */
   newest?: string;
+  /** partial-download: bytes received, the expected total, the digest being fetched, start and last write (ISO, ns). */
+  received?: number;
+  total?: number;
+  expected?: string;
+  started?: string;
+  updated?: string;
 }
 
 export function findOrphans(model: Model, paths: PathMap): { orphans: Orphan[]; findings: Findings } {
@@ -114,8 +130,12 @@ export function findOrphans(model: Model, paths: PathMap): { orphans: Orphan[]; 
     if (!img?.loadable)
       add('container-image-missing', c.id, `containers/${c.id}`, `${c.record.name} runs ${c.record.image}, ${img ? `which Docker would not restore (${img.dropReason})` : 'which is gone (force-removed)'}`);
   }
-  for (const img of model.images.values())
-    if (!img.loadable) add('image-not-restorable', img.id, `${model.stores[0]?.imageRoot ?? 'image'}/imagedb/content/sha256/${img.id.slice(7)}`, img.dropReason ?? '');
+  for (const img of model.images.values()) {
+    if (img.loadable) continue;
+    if (img.store.kind === 'containerd') out.push({ kind: 'image-not-restorable', id: img.id, path: containerdPath(img.store, img.store.content.path(img.id) ?? '', paths), detail: img.dropReason ?? '' });
+    else add('image-not-restorable', img.id, `${img.store.imageRoot}/imagedb/content/sha256/${img.id.slice(7)}`, img.dropReason ?? '');
+  }
+  for (const store of model.containerdStores) out.push(...containerdOrphans(model, store, paths, f));
   for (const x of model.findings.list)
     if (x.code === 'imagedb.orphan-metadata' && x.path) out.push({ kind: 'metadata-without-image', id: x.path.split('/').pop()!, path: paths.abs(x.path), detail: x.message });
 

@@ -6,6 +6,7 @@ import { Findings } from '../store/findings.js';
 import { openTarSplit } from '../store/tarsplit.js';
 import { fullString, parseNormalizedNamed } from '../model/reference.js';
 import { hashLayer, layerFilesFromSource, reassemble } from './reassemble.js';
+import { planSaveContainerd, writeSaveContainerd, type ContainerdSavePlan } from './save-containerd.js';
 
 /**
  * `docker save` from evidence: the layout Docker 25+ writes (OCI image layout with
@@ -30,6 +31,8 @@ export interface SavePlan {
   layers: SaveLayerPlan[];
   exact: boolean;
   findings: Findings;
+  /** containerd store: the content-store blobs written as they are (analysis/save-containerd.ts). */
+  containerd?: ContainerdSavePlan;
 }
 
 const MT_LAYER = 'application/vnd.oci.image.layer.v1.tar';
@@ -49,6 +52,7 @@ function layerSource(model: Model, img: ImageNode, i: number): { diffDir?: strin
 
 /** First pass: reassemble and hash every distinct layer, so nothing is written unless all is exact. */
 export async function planSave(model: Model, img: ImageNode): Promise<SavePlan> {
+  if (img.store.kind === 'containerd') return planSaveContainerd(model, img);
   const f = new Findings();
   const layers: SaveLayerPlan[] = [];
   const seen = new Map<string, SaveLayerPlan>();
@@ -75,7 +79,7 @@ export async function planSave(model: Model, img: ImageNode): Promise<SavePlan> 
   return { image: img, layers, exact: layers.every((l) => l.exact), findings: f };
 }
 
-function entry(pack: tarStream.Pack, name: string, body: Buffer | string): Promise<void> {
+export function entry(pack: tarStream.Pack, name: string, body: Buffer | string): Promise<void> {
   const header = { name, size: Buffer.byteLength(body), mode: 0o644, mtime: new Date(0), type: 'file' as const };
   return new Promise((res, rej) => pack.entry(header, body, (e) => (e ? rej(e) : res())));
 }
@@ -91,6 +95,12 @@ export async function writeSave(model: Model, plan: SavePlan, out: Writable, ref
   });
   pack.pipe(out);
   await entry(pack, 'oci-layout', '{"imageLayoutVersion": "1.0.0"}');
+  if (plan.containerd) {
+    await writeSaveContainerd(plan.containerd, pack, refs);
+    pack.finalize();
+    await done;
+    return;
+  }
   const configBytes = model.src.readFile(`${model.stores[0]!.imageRoot}/imagedb/content/sha256/${img.id.slice(7)}`, 64 << 20);
   await entry(pack, `blobs/sha256/${img.id.slice(7)}`, configBytes);
   const written = new Set<string>();
@@ -116,26 +126,26 @@ export async function writeSave(model: Model, plan: SavePlan, out: Writable, ref
   });
   const mdigest = createHash('sha256').update(manifest).digest('hex');
   await entry(pack, `blobs/sha256/${mdigest}`, manifest);
+  await writeIndexes(pack, { mediaType: MT_MANIFEST, digest: `sha256:${mdigest}`, size: Buffer.byteLength(manifest) }, refs, `blobs/sha256/${img.id.slice(7)}`, plan.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`));
+  pack.finalize();
+  await done;
+}
+
+/**
+ * index.json (the target, once per tag with containerd's and OCI's name annotations),
+ * manifest.json (what `docker load` before 25 reads) and, for tagged images, repositories —
+ * as Docker 25+ `docker save` writes them (moby daemon/images/image_exporter.go, tarexport/save.go).
+ */
+export async function writeIndexes(pack: tarStream.Pack, desc: { mediaType: string; digest: string; size: number }, refs: string[], configPath: string, layerPaths: string[]): Promise<void> {
   const tagged = refs.map((r) => parseNormalizedNamed(r)).filter((r) => r?.tag !== undefined);
-  const desc = { mediaType: MT_MANIFEST, digest: `sha256:${mdigest}`, size: Buffer.byteLength(manifest) };
   const manifests = tagged.length
     ? tagged.map((r) => ({ ...desc, annotations: { 'io.containerd.image.name': fullString(r!), 'org.opencontainers.image.ref.name': r!.tag! } }))
     : [desc];
   await entry(pack, 'index.json', JSON.stringify({ schemaVersion: 2, mediaType: MT_INDEX, manifests }) + '\n');
-  await entry(
-    pack,
-    'manifest.json',
-    JSON.stringify([
-      {
-        Config: `blobs/sha256/${img.id.slice(7)}`,
-        RepoTags: refs.filter((r) => parseNormalizedNamed(r)?.tag !== undefined),
-        Layers: plan.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
-      },
-    ]) + '\n',
-  );
+  await entry(pack, 'manifest.json', JSON.stringify([{ Config: configPath, RepoTags: refs.filter((r) => parseNormalizedNamed(r)?.tag !== undefined), Layers: layerPaths }]) + '\n');
   if (tagged.length) {
     const repos: Record<string, Record<string, string>> = {};
-    const top = plan.layers[plan.layers.length - 1]?.digest.slice(7) ?? '';
+    const top = layerPaths[layerPaths.length - 1]?.replace(/^blobs\/sha256\//, '') ?? '';
     for (const r of refs) {
       const p = parseNormalizedNamed(r);
       if (!p?.tag) continue;
@@ -144,6 +154,4 @@ export async function writeSave(model: Model, plan: SavePlan, out: Writable, ref
     }
     await entry(pack, 'repositories', JSON.stringify(repos) + '\n');
   }
-  pack.finalize();
-  await done;
 }

@@ -28,6 +28,7 @@ import type { LogEntry } from '../store/jsonlog.js';
 import { isObject, num, str } from '../store/read.js';
 import { containerdPath } from './containerd.js';
 import { planLogs, readLogEntries, type LogPlan } from './logs.js';
+import { containerdEvents } from './timeline-containerd.js';
 import type { PathMap } from './paths.js';
 
 /** Timesketch/plaso-style descriptions of what a time means. */
@@ -47,6 +48,8 @@ export const DESC = {
   ctime: 'Metadata Modification Time',
   created: 'Creation Time',
   updated: 'Update Time',
+  downloadStarted: 'Download Started',
+  downloadUpdated: 'Download Last Written',
 } as const;
 
 export type TimelineKind =
@@ -70,19 +73,32 @@ export type TimelineKind =
   | 'container.mount-dir'
   | 'container.rw-dir'
   | 'container.init-dir'
-  | 'container.upper-dir';
+  | 'container.upper-dir'
+  // containerd image store (analysis/timeline-containerd.ts)
+  | 'download.started'
+  | 'download.updated'
+  | 'content.blob'
+  | 'image.record'
+  | 'snapshot'
+  | 'lease';
 
 /** Order of kinds at the same instant: cause before effect. */
 const KIND_ORDER: TimelineKind[] = [
   'image.history',
   'image.created',
+  'download.started',
+  'download.updated',
+  'content.blob',
   'layer.pulled',
   'layer.layerdb-dir',
   'layer.driver-dir',
   'layer.snapshot',
   'image.config-file',
+  'image.record',
   'image.tagged',
+  'lease',
   'container.created',
+  'snapshot',
   'container.dir',
   'container.mount-dir',
   'container.init-dir',
@@ -153,7 +169,7 @@ export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
-function short(id: string): string {
+export function short(id: string): string {
   return (id.startsWith('sha256:') ? id.slice(7) : id).slice(0, 12);
 }
 
@@ -161,7 +177,7 @@ export function containerLabel(c: ContainerNode): string {
   return c.record.name.replace(/^\//, '') || short(c.id);
 }
 
-function imageRefs(img: ImageNode): string {
+export function imageRefs(img: ImageNode): string {
   return [...img.repoTags, ...img.repoDigests].join(' ');
 }
 
@@ -170,7 +186,7 @@ function imageLabel(img: ImageNode): string {
 }
 
 /** "fx/app:1 (6fd8233a3c81)", or the short ID alone for an untagged image. */
-function imageWhat(img: ImageNode): string {
+export function imageWhat(img: ImageNode): string {
   const label = imageLabel(img);
   return label === short(img.id) ? label : `${label} (${short(img.id)})`;
 }
@@ -178,12 +194,12 @@ function imageWhat(img: ImageNode): string {
 /** At most this many characters of evidence text in one message. */
 const MESSAGE_TEXT = 200;
 
-function clip(s: string, n = MESSAGE_TEXT): string {
+export function clip(s: string, n = MESSAGE_TEXT): string {
   const chars = [...s];
   return chars.length > n ? chars.slice(0, n).join('') + '…' : s;
 }
 
-class Collector {
+export class Collector {
   readonly events: TimelineEvent[] = [];
   constructor(
     readonly model: Model,
@@ -478,6 +494,7 @@ export async function buildTimeline(model: Model, paths: PathMap, opts: Timeline
   imageEvents(col);
   layerEvents(col, f);
   containerEvents(col, f);
+  for (const store of model.containerdStores) containerdEvents(col, store, f);
   if (opts.logs !== false) await logEvents(col, f);
   return col.events.sort(compareEvents);
 }

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { driverStorage } from '../analysis/drivers.js';
+import { containerdSummary } from '../analysis/containerd.js';
 import { stateString } from '../analysis/inspect.js';
 import { escapeText as e } from '../render/escape.js';
 import { humanSize } from '../render/format.js';
@@ -50,6 +51,7 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
       })),
       DriverStorage: storage,
       Linkgraph: model.linkgraph ? { Size: model.linkgraph.size, Names: model.linkgraph.names.size, Links: model.linkgraph.links.length } : null,
+      Containerd: model.containerdStores.map((s) => containerdSummary(model, s, paths)),
       Migration: model.migration.size ? Object.fromEntries(model.migration) : null,
       Images: { Total: images.length, Restorable: images.filter((i) => i.loadable).length, Tagged: images.filter((i) => i.repoTags.length > 0).length },
       Containers: { Total: model.containers.size, States: states, Drivers: drivers },
@@ -73,6 +75,10 @@ export const handler = (argv: GlobalArgs & { verbose?: boolean }) =>
     print('\n' + s.bold('Contents'));
     for (const st of info.Stores)
       print(`  ${e(st.ImageRoot)}${st.Legacy ? ` (pre-1.10, ${e(st.Driver)})` : ''}: ${st.Images} images, ${st.Layers} layers, ${st.Mounts} container mounts, ${st.References} references${st.RemovingDirs ? `, ${st.RemovingDirs} -removing dirs` : ''}${st.WriteSets ? `, ${st.WriteSets} leftover write-sets` : ''}`);
+    for (const c of info.Containerd)
+      print(
+        `  containerd ${e(c.Root)} (${e(c.Found)}), namespace ${e(c.Namespace)}, snapshotter ${e(c.Snapshotter)}: ${c.Images} images (${c.ImageRecords} records), ${c.Blobs} content blobs, ${c.Snapshots} snapshots (${c.Layers} layers), ${c.Leases} leases, ${c.Containers} containers${c.Ingests ? `, ${c.Ingests} partial downloads` : ''}`,
+      );
     if (model.migration.size) print(`  migrated 1.9 → 1.10+: ${model.migration.size} v1 images mapped to new IDs (.migration-v1-images.json; \`image <v1ID>\` shows MigratedTo)`);
     if (model.linkgraph)
       print(`  linkgraph.db (pre-1.10, SQLite, ${model.linkgraph.size} bytes): ${model.linkgraph.names.size} container names, ${model.linkgraph.links.length} links${model.findings.list.some((x) => x.code === 'linkgraph.not-parsed') ? ' (not parsed: too large)' : ''}`);

@@ -9,6 +9,7 @@
  * (whiteouts); without root they are simply absent from the seeds.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -266,10 +267,31 @@ async function main(): Promise<void> {
   put('acquisition', 'small-root.tar', acq);
   put('acquisition', 'small-root-gz.tar', zlib.gzipSync(acq));
 
+  await putTree('containerd-ingest', 'partial-downloads.tgz', ingestSeed());
+
   for (const t of fs.readdirSync(SEEDS).sort()) {
     const files = fs.readdirSync(path.join(SEEDS, t));
     console.log(`${t.padEnd(17)} ${files.length} seeds, ${files.reduce((n, f) => n + fs.statSync(path.join(SEEDS, t, f)).size, 0)} bytes`);
   }
+}
+
+/** Two interrupted downloads in a containerd content store (FORMATS.md §9.2), one with every file. */
+function ingestSeed(): Tree {
+  const B = 'io.containerd.content.v1.content/ingest';
+  const file = (s: string) => ({ type: 'file' as const, body: Buffer.from(s) });
+  const ref1 = `layer-sha256:${hex('a')}`;
+  const ref2 = `manifest-sha256:${hex('b')}`;
+  const d1 = `${B}/${createHash('sha256').update(ref1).digest('hex')}`;
+  const d2 = `${B}/${createHash('sha256').update(ref2).digest('hex')}`;
+  return new Map([
+    [`${d1}/ref`, file(ref1)],
+    [`${d1}/data`, file('partial layer bytes')],
+    [`${d1}/total`, file('1048576')],
+    [`${d1}/startedat`, file('2026-11-23T01:02:03.123456789Z')],
+    [`${d1}/updatedat`, file('2026-11-23T03:02:04.5+02:00')],
+    [`${d2}/ref`, file(ref2)],
+    [`${d2}/startedat`, file('2026-11-23T01:02:03Z')],
+  ]);
 }
 
 await main();

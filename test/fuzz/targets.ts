@@ -12,6 +12,7 @@ import path from 'node:path';
 import { openEvidence } from '../../src/source/open.js';
 import { isEvidenceError, type Source } from '../../src/source/types.js';
 import { openBolt, type Bucket } from '../../src/store/bbolt.js';
+import { listIngests } from '../../src/store/containerd-ingest.js';
 import { loadContainer, loadContainers, parseContainerConfig } from '../../src/store/containers.js';
 import { loadDistribution } from '../../src/store/distribution.js';
 import { Findings, type Finding } from '../../src/store/findings.js';
@@ -258,6 +259,12 @@ export const TARGETS: Target[] = [
     // ids from evidence go through dir(): hostile ones must be refused, not followed
     for (const id of ['..', '.', 'l', '', '../x', 'a/b', '\0', 'l/..']) dirs.dir(id);
     return { findings: f.list, facts: [`lowers:${bucketOf(lowers)}`] };
+  }),
+
+  treeTarget('containerd-ingest', 'store/containerd-ingest.ts listIngests (ref, data, total, startedat, updatedat)', (src) => {
+    const f = new Findings();
+    const list = listIngests(src, 'io.containerd.content.v1.content', f);
+    return { findings: f.list, facts: [`ingests:${bucketOf(list.length)}`, ...list.slice(0, 4).map((i) => `${i.refMatchesDir ? 'ref' : 'noref'}:${i.total !== undefined}:${i.startedAt !== undefined}`)] };
   }),
 
   treeTarget('distribution', 'store/distribution.ts loadDistribution', (src) => {

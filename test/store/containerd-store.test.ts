@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { imageHistory, inspectContainer, inspectImage, listContainers, listImages } from '../../src/analysis/inspect.js';
 import { mountReport } from '../../src/analysis/mounts.js';
+import { planSave } from '../../src/analysis/save.js';
 import { choosePathMap } from '../../src/analysis/paths.js';
 import { loadModel } from '../../src/model/graph.js';
 import { resolveContainer, resolveImage, ResolveError } from '../../src/model/resolve.js';
@@ -188,4 +189,28 @@ test('a hand-made containerd root: index, platforms, missing and tampered conten
   assert.ok(m2.problems.some((p) => /no lease|init snapshot's parent/.test(p)));
   // `multi` means multi:latest, which does not exist: the container shows the image ID.
   assert.equal(listContainers(model, true, paths).find((c) => c.Id === C2)!.Image, h.index.digest);
+});
+
+test('save of a multi-platform image: the index kept when complete, else the platform manifest alone', async () => {
+  const h = await makeHost();
+  const model = await loadModel(await openEvidence(h.top));
+  const multi = resolveImage(model, 'multi:1');
+  const plan = await planSave(model, multi);
+  assert.equal(plan.exact, true, plan.containerd?.problems.join('\n'));
+  assert.equal(plan.containerd!.target.digest, h.index.digest);
+  const digests = plan.containerd!.blobs.map((b) => b.digest);
+  for (const d of [h.index, h.amd.manifest, h.amd.config, h.amd.layer, h.arm.manifest, h.arm.config, h.arm.layer, h.att]) assert.ok(digests.includes(d.digest));
+  assert.deepEqual(plan.layers.map((l) => l.digest), [h.amd.layer.digest]);
+  // Without the arm64 manifest's record the index is incomplete: only linux/amd64 is saved.
+  fs.rmSync(path.join(h.top, 'var/lib/containerd/io.containerd.content.v1.content/blobs/sha256', h.arm.layer.digest.slice(7)));
+  const m2 = await loadModel(await openEvidence(h.top));
+  const p2 = await planSave(m2, resolveImage(m2, 'multi:1'));
+  assert.equal(p2.containerd!.target.digest, h.amd.manifest.digest);
+  assert.match(p2.containerd!.note!, /not all present/);
+  assert.ok(!p2.containerd!.blobs.some((b) => b.digest === h.index.digest || b.digest === h.arm.layer.digest));
+  assert.equal(p2.exact, true);
+  // The tampered manifest's image is refused.
+  const t = await planSave(m2, resolveImage(m2, 'tampered:1'));
+  assert.equal(t.exact, false);
+  assert.ok(t.containerd!.problems.some((p) => p.includes(h.tampered.manifest.digest)), t.containerd!.problems.join('\n'));
 });
