@@ -3,6 +3,8 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import tarStream from 'tar-stream';
+// tar-stream's hang on an unreadable size field and its directory-with-size bug, fixed for every reader
+import '../source/pax-bytes.js';
 import type { ContainerdStore } from '../model/containerd.js';
 import type { ImageLayer, ImageNode, LayerNode, Model } from '../model/graph.js';
 import { isEvidenceError, type EntryType, type Source, type Stat } from '../source/types.js';
