@@ -13,6 +13,8 @@ export interface Limits {
   tarKeepFileBytes: number;
   /** Archive acquisitions: all kept bodies together; larger ones are streamed from the archive again. */
   tarKeepTotalBytes: number;
+  /** Of which bodies inside layer, snapshot and volume file trees (listing never reads those). */
+  tarKeepContentBytes: number;
   /** Archive acquisitions: entries indexed. */
   tarEntries: number;
   /** One tar-split file, decompressed. */
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   boltBytes: 1 * GiB,
   tarKeepFileBytes: 1 * MiB,
   tarKeepTotalBytes: 512 * MiB,
+  tarKeepContentBytes: 64 * MiB,
   tarEntries: 5_000_000,
   tarsplitInflatedBytes: 1 * GiB,
   tarsplitLineBytes: 8 * MiB,

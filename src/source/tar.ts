@@ -5,6 +5,7 @@ import tarStream from 'tar-stream';
 import './pax-bytes.js';
 import { splitPath } from './paths.js';
 import { resolvePath, type RawTree } from './resolve.js';
+import { limits } from './limits.js';
 import { EvidenceError, isEvidenceError, type EntryType, type Source, type Stat } from './types.js';
 
 /** Bounds for indexing an acquisition; a hostile archive must not exhaust memory. */
@@ -13,15 +14,24 @@ export interface TarLimits {
   keepFileBytes: number;
   /** Total bytes of kept bodies; past this, bodies are re-read from the archive when needed. */
   keepTotalBytes: number;
+  /** Of which bodies inside layer, snapshot and volume content trees (see CONTENT_TREE). */
+  keepContentBytes: number;
   /** Most entries indexed. */
   maxEntries: number;
 }
 
-export const DEFAULT_TAR_LIMITS: TarLimits = {
-  keepFileBytes: 1 << 20,
-  keepTotalBytes: 512 << 20,
-  maxEntries: 5_000_000,
-};
+/** The bounds in force (`--limit tar-…`), read when an archive is opened. */
+export function tarLimits(): TarLimits {
+  return { keepFileBytes: limits.tarKeepFileBytes, keepTotalBytes: limits.tarKeepTotalBytes, keepContentBytes: limits.tarKeepContentBytes, maxEntries: limits.tarEntries };
+}
+
+/**
+ * Paths inside a layer's, snapshot's or volume's file tree. Listing never reads them and the
+ * content commands stream them, so on a big store they would only fill memory: their bodies
+ * get a budget of their own. A wrong guess costs a re-read from the archive, never an answer.
+ */
+const CONTENT_TREE =
+  /(?:^|\/)(?:(?:overlay2|overlay|fuse-overlayfs)\/[^/]+\/(?:diff|root|upper|merged|work)|aufs\/(?:diff|mnt)\/[^/]+|vfs\/dir\/[^/]+|btrfs\/subvolumes\/[^/]+|snapshots\/[^/]+\/fs|volumes\/[^/]+\/_data|graph\/[^/]+\/layer)\//;
 
 interface Node {
   stat: Stat;
@@ -262,6 +272,7 @@ class TarTree implements RawTree {
   readonly nodes = new Map<string, Node>();
   readonly problems: string[] = [];
   private kept = 0;
+  private keptContent = 0;
   private order = 0;
 
   constructor(
@@ -390,11 +401,13 @@ class TarTree implements RawTree {
       body.resume();
     } else if (type === 'file' && stat.size > 0) {
       node.offset = (h as { byteOffset?: number }).byteOffset;
-      if (stat.size <= this.limits.keepFileBytes && this.kept + stat.size <= this.limits.keepTotalBytes) {
+      const content = CONTENT_TREE.test(key);
+      if (stat.size <= this.limits.keepFileBytes && this.kept + stat.size <= this.limits.keepTotalBytes && (!content || this.keptContent + stat.size <= this.limits.keepContentBytes)) {
         const chunks: Buffer[] = [];
         for await (const c of body) chunks.push(c as Buffer);
         node.body = Buffer.concat(chunks);
         this.kept += node.body.length;
+        if (content) this.keptContent += node.body.length;
       } else {
         body.resume();
       }
@@ -476,8 +489,8 @@ export class TarSource implements Source {
     this.label = base.length ? `${tree.file}:${base.join('/')}` : tree.file;
   }
 
-  static async open(file: string, limits: TarLimits = DEFAULT_TAR_LIMITS): Promise<TarSource> {
-    const tree = new TarTree(file, limits);
+  static async open(file: string, bounds: TarLimits = tarLimits()): Promise<TarSource> {
+    const tree = new TarTree(file, bounds);
     await tree.index();
     return new TarSource(tree, []);
   }

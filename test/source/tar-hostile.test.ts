@@ -21,7 +21,7 @@ function tmpFile(name: string, data: Buffer): string {
   return p;
 }
 
-const SMALL: TarLimits = { keepFileBytes: 1000, keepTotalBytes: 1 << 20, maxEntries: 1000 };
+const SMALL: TarLimits = { keepFileBytes: 1000, keepTotalBytes: 1 << 20, keepContentBytes: 1 << 20, maxEntries: 1000 };
 
 function deadline<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -83,11 +83,31 @@ test('tar: a truncated archive yields what came before the damage, and says so',
 test('tar: large bodies are streamed again from the archive', async () => {
   const big = Buffer.alloc(300_000, 7);
   const file = tmpFile('b.tar.gz', await buildTar([{ name: 'docker/containers/', type: 'directory' }, { name: 'docker/image/big', body: big }], true));
-  const src = await TarSource.open(file, { keepFileBytes: 1000, keepTotalBytes: 1 << 20, maxEntries: 100 });
+  const src = await TarSource.open(file, { keepFileBytes: 1000, keepTotalBytes: 1 << 20, keepContentBytes: 1 << 20, maxEntries: 100 });
   assert.throws(() => src.readFile('docker/image/big', 1 << 20), isCode('ETOOBIG'));
   const chunks: Buffer[] = [];
   for await (const c of src.createReadStream('docker/image/big')) chunks.push(c as Buffer);
   assert.deepEqual(Buffer.concat(chunks), big);
+});
+
+test('tar: layer content bodies have a memory budget of their own; metadata keeps the rest', async () => {
+  const body = Buffer.alloc(600, 1);
+  const file = tmpFile('c.tar.gz', await buildTar([
+    { name: 'docker/image/overlay2/repositories.json', body },
+    { name: 'docker/overlay2/abc/diff/etc/one', body },
+    { name: 'docker/overlay2/abc/diff/etc/two', body },
+    { name: 'docker/overlay2/abc/link', body },
+  ], true));
+  const src = await TarSource.open(file, { keepFileBytes: 1000, keepTotalBytes: 1 << 20, keepContentBytes: 1000, maxEntries: 100 });
+  assert.deepEqual(src.readFile('docker/overlay2/abc/diff/etc/one', 1 << 20), body);
+  // over the content budget: not in memory, streamed from the archive instead
+  assert.throws(() => src.readFile('docker/overlay2/abc/diff/etc/two', 1 << 20), isCode('ETOOBIG'));
+  const chunks: Buffer[] = [];
+  for await (const c of src.createReadStream('docker/overlay2/abc/diff/etc/two')) chunks.push(c as Buffer);
+  assert.deepEqual(Buffer.concat(chunks), body);
+  // metadata beside and after it is still kept
+  assert.deepEqual(src.readFile('docker/overlay2/abc/link', 1 << 20), body);
+  assert.deepEqual(src.readFile('docker/image/overlay2/repositories.json', 1 << 20), body);
 });
 
 test('open: archive:inner/path names the data root explicitly', async () => {
