@@ -40,6 +40,9 @@ function toStat(st: fs.BigIntStats, linkTarget?: string): Stat {
   };
 }
 
+/** Bound on each path cache (entries); far more than the directories one store object spans. */
+const CACHE_ENTRIES = 4096;
+
 /** Shared read buffer for small files (the process is single-threaded and readSync is synchronous). */
 const SCRATCH = Buffer.allocUnsafe(64 * 1024);
 
@@ -55,6 +58,16 @@ class DirTree implements RawTree {
   readonly xattrScanned = new Set<string>();
   private noatime = O_NOATIME;
   constructor(readonly top: string) {}
+
+  /**
+   * Caches an lstat answer. The cache only saves syscalls (path walks ask about the same directories
+   * again and again, and those come in runs), so it is emptied when full rather than holding an entry
+   * for each of the tens of thousands of directories and links of a large store for the whole run.
+   */
+  private remember(key: string, st: Stat | undefined): void {
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
+    this.cache.set(key, st ?? null);
+  }
 
   abs(parts: string[]): string {
     return parts.length === 0 ? this.top : this.top + '/' + parts.join('/');
@@ -73,7 +86,7 @@ class DirTree implements RawTree {
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new EvidenceError('EIO', key, `lstat: ${code ?? String(e)}`);
     }
     // Only directories and absences are cached: they are what path walks ask about again and again.
-    if (!st || st.type === 'dir' || st.type === 'symlink') this.cache.set(key, st ?? null);
+    if (!st || st.type === 'dir' || st.type === 'symlink') this.remember(key, st);
     return st;
   }
 
@@ -82,15 +95,20 @@ class DirTree implements RawTree {
    * path): the same answer and errors as rawLstat of its components, without building them.
    */
   lstatAbs(abs: string): Stat | undefined {
+    const key = this.rel(abs);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit ?? undefined;
     let s: fs.BigIntStats | undefined;
     try {
       s = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     } catch (e) {
       const code = errCode(e);
-      if (code !== 'ENOTDIR') throw new EvidenceError('EIO', this.rel(abs), `lstat: ${code ?? String(e)}`);
+      if (code !== 'ENOTDIR') throw new EvidenceError('EIO', key, `lstat: ${code ?? String(e)}`);
     }
-    if (!s) return undefined;
-    return toStat(s, s.isSymbolicLink() ? fs.readlinkSync(abs, 'utf8') : undefined);
+    const st = s && toStat(s, s.isSymbolicLink() ? fs.readlinkSync(abs, 'utf8') : undefined);
+    // The same cache as rawLstat: a directory lstat'ed here is not lstat'ed again when a path walks through it.
+    if (!st || st.type === 'dir' || st.type === 'symlink') this.remember(key, st);
+    return st;
   }
 
   /** Path relative to `top`, as rawLstat's keys and messages spell it. */
@@ -152,6 +170,7 @@ export class DirSource implements Source {
     }
     if (r.st?.type !== 'dir') return undefined;
     const abs = this.tree.abs(r.parts);
+    if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear(); // a cache only: see DirTree.remember
     this.dirs.set(dir, abs);
     return abs;
   }
@@ -191,6 +210,7 @@ export class DirSource implements Source {
       if (!st) return undefined;
       if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
       abs = this.tree.abs(parts);
+      if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear();
       this.dirs.set(p, abs);
     }
     try {
