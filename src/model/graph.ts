@@ -158,6 +158,17 @@ export class Model {
 
   /** Follows layerdb `parent` pointers from a chainID, top first, bounded and cycle-safe. */
   parentChain(chainID: string): { chain: LayerNode[]; problem?: string } {
+    // Every image and container walks its chain while the model is built: walk first without the
+    // cycle-detecting Set. Only a chain that reaches WALK_LIMIT (a cycle, or absurd depth) is walked
+    // again the careful way below, which gives the same answer the Set would have.
+    const fast: LayerNode[] = [];
+    for (let cur: string | undefined = chainID; cur !== undefined && fast.length < WALK_LIMIT; ) {
+      const node = this.layers.get(cur);
+      if (!node?.record) return { chain: fast, problem: `missing layer ${cur}` };
+      fast.push(node);
+      cur = node.record.parent;
+      if (cur === undefined) return { chain: fast };
+    }
     const chain: LayerNode[] = [];
     const seen = new Set<string>();
     let cur: string | undefined = chainID;
