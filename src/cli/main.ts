@@ -1,5 +1,4 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { EXIT } from './exit.js';
 
 const VERSION = '0.1.0';
@@ -178,5 +177,6 @@ export async function main(args: string[]): Promise<void> {
       process.exit(EXIT.USAGE);
     });
   for (const c of COMMANDS) y = y.command(lazy(c));
-  await y.parseAsync(hideBin(['node', 'dockscope', ...args]));
+  // hideBin(['node', 'dockscope', ...args]) is args under node; not importing yargs/helpers spares start-up a module graph.
+  await y.parseAsync(args);
 }
