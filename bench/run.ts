@@ -735,10 +735,12 @@ function renderResults(
   const dsRows = rows.filter((r) => r.kind === 'dockscope' && r.size !== '-' && listingNames.has(r.what));
   const over = dsRows.filter((r) => (r.ratio ?? 0) > TARGET.listRatio);
   const netOver = dsRows.filter((r) => (r.netRatio ?? 0) > TARGET.listRatio);
-  lines.push(
-    `- **Listing and resolving within ${TARGET.listRatio}× of the metadata I/O floor at every size:** ${over.length === 0 ? '**met**' : `**not met** in ${over.length} of ${dsRows.length} cases`}` +
-      (over.length ? ` (worst: ${worstOf(over)}); net of node start-up, ${netOver.length} of ${dsRows.length} are over (worst: ${netOver.length ? worstOf(netOver, true) : '–'}).` : '.'),
-  );
+  if (dsRows.length === 0) lines.push(`- **Listing and resolving within ${TARGET.listRatio}× of the metadata I/O floor at every size:** not measured in this run (no listing store).`);
+  else
+    lines.push(
+      `- **Listing and resolving within ${TARGET.listRatio}× of the metadata I/O floor at every size:** ${over.length === 0 ? '**met**' : `**not met** in ${over.length} of ${dsRows.length} cases`}` +
+        (over.length ? ` (worst: ${worstOf(over)}); net of node start-up, ${netOver.length} of ${dsRows.length} are over (worst: ${netOver.length ? worstOf(netOver, true) : '–'}).` : '.'),
+    );
   lines.push(`- **Start-up within ${TARGET.startupRatio}× of \`node -e 0\`:** ${su <= TARGET.startupRatio ? '**met**' : '**not met**'} (${fmtX(su)}: ${fmtMs(version.median)} ms against ${fmtMs(nodeE0.median)} ms).`);
   if (big) {
     const all = rows.filter((r) => r.kind === 'dockscope' && r.size === big);

@@ -262,13 +262,15 @@ function loadGraphStore(model: Model, driver: string): void {
       return {
         index,
         diffID,
-        chainID: chain[index]!,
+        // The layer's own string when it exists (equal by value): thousands of images repeat the same
+        // chains, and each computed copy would stay alive here.
+        chainID: layer?.chainID ?? chain[index]!,
         layer,
         diffMatches: rd?.diffID === diffID,
         parentMatches: rd ? rd.parent === (index === 0 ? undefined : chain[index - 1]) : false,
       };
     });
-    img.topChainID = chain[chain.length - 1];
+    img.topChainID = img.layers[img.layers.length - 1]?.chainID;
     if (!rec.config) img.dropReason = 'config does not parse';
     else if (rec.computedId !== rec.id) img.dropReason = 'config bytes do not hash to the image ID';
     else if (img.topChainID) img.dropReason = model.loadError(img.topChainID);
