@@ -24,6 +24,7 @@ export function makePathMap(root: string, how: PathMap['how'], original?: string
 }
 
 const PATH_FIELDS = ['LogPath', 'ResolvConfPath', 'HostnamePath', 'HostsPath'];
+const CONTAINER_FILE = /^(.*)\/containers\/([^/]+)\/[^/]+$/;
 
 /**
  * The data root the evidence was written under, voted from container paths that embed it
@@ -31,13 +32,16 @@ const PATH_FIELDS = ['LogPath', 'ResolvConfPath', 'HostnamePath', 'HostsPath'];
  */
 export function inferOriginalRoot(model: Model): string | undefined {
   const votes = new Map<string, number>();
-  const vote = (p: unknown, re: RegExp) => {
+  const vote = (p: unknown, re: RegExp, id?: string) => {
     if (typeof p !== 'string') return;
     const m = re.exec(p);
-    if (m && m[1]!.startsWith('/')) votes.set(m[1]!, (votes.get(m[1]!) ?? 0) + 1);
+    if (m && (id === undefined || m[2] === id) && m[1]!.startsWith('/')) votes.set(m[1]!, (votes.get(m[1]!) ?? 0) + 1);
   };
   for (const c of model.containers.values()) {
-    for (const k of PATH_FIELDS) vote(c.record.raw[k], new RegExp(`^(.*)/containers/${c.id}/[^/]+$`));
+    // One regex for all containers (a regex per container was compiled thousands of times on a large
+    // store): the component before the last is the only one that can follow /containers/, so comparing
+    // it with the container's ID (64 hex, no regex syntax) accepts exactly what `^(.*)/containers/<id>/[^/]+$` did.
+    for (const k of PATH_FIELDS) vote(c.record.raw[k], CONTAINER_FILE, c.id);
     for (const m of c.record.mountPoints) if (m.Type === 'volume') vote(m.Source, /^(.*)\/volumes\/[^/]+\/_data$/);
   }
   let best: string | undefined;

@@ -161,6 +161,17 @@ export class Model {
 
   /** Follows layerdb `parent` pointers from a chainID, top first, bounded and cycle-safe. */
   parentChain(chainID: string): { chain: LayerNode[]; problem?: string } {
+    // Every image and container walks its chain while the model is built: walk first without the
+    // cycle-detecting Set. Only a chain that reaches WALK_LIMIT (a cycle, or absurd depth) is walked
+    // again the careful way below, which gives the same answer the Set would have.
+    const fast: LayerNode[] = [];
+    for (let cur: string | undefined = chainID; cur !== undefined && fast.length < WALK_LIMIT; ) {
+      const node = this.layers.get(cur);
+      if (!node?.record) return { chain: fast, problem: `missing layer ${cur}` };
+      fast.push(node);
+      cur = node.record.parent;
+      if (cur === undefined) return { chain: fast };
+    }
     const chain: LayerNode[] = [];
     const seen = new Set<string>();
     let cur: string | undefined = chainID;
@@ -256,13 +267,15 @@ function loadGraphStore(model: Model, driver: string): void {
       return {
         index,
         diffID,
-        chainID: chain[index]!,
+        // The layer's own string when it exists (equal by value): thousands of images repeat the same
+        // chains, and each computed copy would stay alive here.
+        chainID: layer?.chainID ?? chain[index]!,
         layer,
         diffMatches: rd?.diffID === diffID,
         parentMatches: rd ? rd.parent === (index === 0 ? undefined : chain[index - 1]) : false,
       };
     });
-    img.topChainID = chain[chain.length - 1];
+    img.topChainID = img.layers[img.layers.length - 1]?.chainID;
     if (!rec.config) img.dropReason = 'config does not parse';
     else if (rec.computedId !== rec.id) img.dropReason = 'config bytes do not hash to the image ID';
     else if (img.topChainID) img.dropReason = model.loadError(img.topChainID);

@@ -9,7 +9,7 @@ const { O_RDONLY, O_NOFOLLOW } = fs.constants;
 /** O_NOATIME keeps reads from touching the evidence's atimes; Node does not export it on all builds. */
 const O_NOATIME: number = (fs.constants as Record<string, number>).O_NOATIME ?? 0o1000000;
 
-function typeOf(st: fs.BigIntStats): EntryType {
+function typeOf(st: fs.BigIntStats | fs.Stats): EntryType {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -40,6 +40,12 @@ function toStat(st: fs.BigIntStats, linkTarget?: string): Stat {
   };
 }
 
+/** Bound on each path cache (entries); far more than the directories one store object spans. */
+const CACHE_ENTRIES = 4096;
+
+/** Shared read buffer for small files (the process is single-threaded and readSync is synchronous). */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
+
 function errCode(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -52,6 +58,16 @@ class DirTree implements RawTree {
   readonly xattrScanned = new Set<string>();
   private noatime = O_NOATIME;
   constructor(readonly top: string) {}
+
+  /**
+   * Caches an lstat answer. The cache only saves syscalls (path walks ask about the same directories
+   * again and again, and those come in runs), so it is emptied when full rather than holding an entry
+   * for each of the tens of thousands of directories and links of a large store for the whole run.
+   */
+  private remember(key: string, st: Stat | undefined): void {
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
+    this.cache.set(key, st ?? null);
+  }
 
   abs(parts: string[]): string {
     return parts.length === 0 ? this.top : this.top + '/' + parts.join('/');
@@ -70,13 +86,39 @@ class DirTree implements RawTree {
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new EvidenceError('EIO', key, `lstat: ${code ?? String(e)}`);
     }
     // Only directories and absences are cached: they are what path walks ask about again and again.
-    if (!st || st.type === 'dir' || st.type === 'symlink') this.cache.set(key, st ?? null);
+    if (!st || st.type === 'dir' || st.type === 'symlink') this.remember(key, st);
     return st;
   }
 
+  /**
+   * lstat of an absolute path below `top` whose parent directory is already resolved (DirSource's fast
+   * path): the same answer and errors as rawLstat of its components, without building them.
+   */
+  lstatAbs(abs: string): Stat | undefined {
+    const key = this.rel(abs);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    let s: fs.BigIntStats | undefined;
+    try {
+      s = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    } catch (e) {
+      const code = errCode(e);
+      if (code !== 'ENOTDIR') throw new EvidenceError('EIO', key, `lstat: ${code ?? String(e)}`);
+    }
+    const st = s && toStat(s, s.isSymbolicLink() ? fs.readlinkSync(abs, 'utf8') : undefined);
+    // The same cache as rawLstat: a directory lstat'ed here is not lstat'ed again when a path walks through it.
+    if (!st || st.type === 'dir' || st.type === 'symlink') this.remember(key, st);
+    return st;
+  }
+
+  /** Path relative to `top`, as rawLstat's keys and messages spell it. */
+  rel(abs: string): string {
+    return abs === this.top ? '' : abs.slice(this.top.length + 1);
+  }
+
   /** Opens read-only, never following a final symlink (resolvePath already did that, inside the view). */
-  open(parts: string[]): number {
-    const p = this.abs(parts);
+  open(parts: string[] | string): number {
+    const p = typeof parts === 'string' ? parts : this.abs(parts);
     try {
       return fs.openSync(p, O_RDONLY | O_NOFOLLOW | this.noatime);
     } catch (e) {
@@ -97,6 +139,13 @@ export class DirSource implements Source {
   private readonly base: string[];
   readonly label: string;
   readonly location: string;
+  /**
+   * Directories of this view already resolved (symlinks followed, containment checked), by the path
+   * text callers used, to the absolute path they resolved to. A metadata file whose parent is in it
+   * costs one lstat on a string instead of a component-by-component walk: listing a store reads
+   * several files in each of thousands of directories.
+   */
+  private readonly dirs = new Map<string, string>();
 
   constructor(top: string, tree?: DirTree, base: string[] = []) {
     this.tree = tree ?? new DirTree(fs.realpathSync(path.resolve(top)));
@@ -109,33 +158,100 @@ export class DirSource implements Source {
     return resolvePath(this.tree, this.base, p, followLast);
   }
 
+  /** Absolute path of a resolved directory `dir` of this view, or undefined when it is not one (or is refused). */
+  private dirAbs(dir: string): string | undefined {
+    const hit = this.dirs.get(dir);
+    if (hit !== undefined) return hit;
+    let r: ReturnType<DirSource['resolve']>;
+    try {
+      r = this.resolve(dir, true);
+    } catch {
+      return undefined; // the slow path reports it, for the path asked about
+    }
+    if (r.st?.type !== 'dir') return undefined;
+    const abs = this.tree.abs(r.parts);
+    if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear(); // a cache only: see DirTree.remember
+    this.dirs.set(dir, abs);
+    return abs;
+  }
+
+  /**
+   * The absolute path of `p` when its parent directory resolves and its last component is a plain
+   * name, else undefined (then resolvePath walks it: '..', NUL, '.', trailing '/', escapes, absences).
+   * The last component itself is not followed: callers lstat it and fall back if it is a symlink.
+   */
+  private quick(p: string): string | undefined {
+    const i = p.lastIndexOf('/');
+    const name = i < 0 ? p : p.slice(i + 1);
+    if (name === '' || name === '.' || name === '..' || name.includes('\0')) return undefined;
+    const dir = this.dirAbs(i < 0 ? '' : p.slice(0, i));
+    return dir === undefined ? undefined : `${dir}/${name}`;
+  }
+
   lstat(p: string): Stat | undefined {
+    const abs = this.quick(p);
+    if (abs !== undefined) return this.tree.lstatAbs(abs);
     return this.resolve(p, false).st;
   }
 
   stat(p: string): Stat | undefined {
+    const abs = this.quick(p);
+    if (abs !== undefined) {
+      const st = this.tree.lstatAbs(abs);
+      if (st?.type !== 'symlink') return st;
+    }
     return this.resolve(p, true).st;
   }
 
   readdir(p: string): string[] | undefined {
-    const { parts, st } = this.resolve(p, true);
-    if (!st) return undefined;
-    if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
+    let abs = this.dirs.get(p);
+    if (abs === undefined) {
+      const { parts, st } = this.resolve(p, true);
+      if (!st) return undefined;
+      if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
+      abs = this.tree.abs(parts);
+      if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear();
+      this.dirs.set(p, abs);
+    }
     try {
-      return fs.readdirSync(this.tree.abs(parts)).sort();
+      return fs.readdirSync(abs).sort();
     } catch (e) {
       throw new EvidenceError('EIO', p, `readdir: ${errCode(e) ?? String(e)}`);
     }
   }
 
   readFile(p: string, limit: number): Buffer {
+    const b = this.readFileIfPresent(p, limit);
+    if (b === undefined) throw new EvidenceError('ENOENT', p);
+    return b;
+  }
+
+  /** readFile, but absence is an answer (undefined) rather than an exception: most optional files are absent. */
+  readFileIfPresent(p: string, limit: number): Buffer | undefined {
+    const abs = this.quick(p);
+    if (abs !== undefined) {
+      // A plain (non-BigInt) lstat is enough to decide: only the type and size are used here.
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(abs, { throwIfNoEntry: false });
+      } catch (e) {
+        const code = errCode(e);
+        if (code !== 'ENOTDIR') throw new EvidenceError('EIO', this.tree.rel(abs), `lstat: ${code ?? String(e)}`);
+      }
+      if (!st) return undefined;
+      if (!st.isSymbolicLink()) return this.readResolved(p, abs, typeOf(st), st.size, limit);
+    }
     const { parts, st } = this.resolve(p, true);
-    if (!st) throw new EvidenceError('ENOENT', p);
-    if (st.type === 'dir') throw new EvidenceError('EISDIR', p);
-    if (st.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${st.type})`);
+    if (!st) return undefined;
+    return this.readResolved(p, this.tree.abs(parts), st.type, st.size, limit);
+  }
+
+  private readResolved(p: string, abs: string, type: EntryType, size: number, limit: number): Buffer {
+    if (type === 'dir') throw new EvidenceError('EISDIR', p);
+    if (type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${type})`);
     let fd: number;
     try {
-      fd = this.tree.open(parts);
+      fd = this.tree.open(abs);
     } catch (e) {
       throw new EvidenceError(errCode(e) === 'ENOENT' ? 'ENOENT' : 'EIO', p, `open: ${errCode(e) ?? String(e)}`);
     }
@@ -143,13 +259,19 @@ export class DirSource implements Source {
       // Read by chunks up to limit+1 rather than trusting st.size: a live file may grow.
       const chunks: Buffer[] = [];
       let total = 0;
-      const chunk = Buffer.allocUnsafe(Math.min(Math.max(st.size, 4096), limit + 1, 1 << 20) || 1);
+      const want = Math.min(Math.max(size, 4096), limit + 1, 1 << 20) || 1;
+      // Metadata files are small: read them through one shared buffer and keep an exact-size copy,
+      // rather than allocating a fresh 4 KiB (outside Buffer's pool) per file.
+      const chunk = want <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(want);
       for (;;) {
-        const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+        const n = fs.readSync(fd, chunk, 0, want, null);
         if (n === 0) break;
         total += n;
         if (total > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
         chunks.push(Buffer.from(chunk.subarray(0, n)));
+        // A short read that ends exactly at the size lstat just gave is end of file: spare the read
+        // that would return 0 (one syscall per metadata file). A file that grew is still read on.
+        if (n < want && total === size) break;
       }
       return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
     } finally {

@@ -68,6 +68,11 @@ export interface Source {
   readdir(path: string): string[] | undefined;
   /** Whole file, refused with ETOOBIG past `limit` bytes. Follows symlinks inside the view. */
   readFile(path: string, limit: number): Buffer;
+  /**
+   * Optional: readFile, but undefined where readFile would throw ENOENT. Most optional files of a store
+   * are absent; a backend that offers this spares an exception per absent file.
+   */
+  readFileIfPresent?(path: string, limit: number): Buffer | undefined;
   readlink(path: string): string | undefined;
   /** Streams a file's bytes (follows symlinks inside the view); content can be large. */
   createReadStream(path: string): Readable;

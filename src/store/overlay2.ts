@@ -53,6 +53,20 @@ const AUFS_ID = /^[0-9a-f]{64}(-init)?$/;
 export class Overlay2Dirs {
   private readonly dirs = new Map<string, DriverDir | null>();
   private readonly links = new Map<string, ShortLink | null>();
+  private readonly names = new Map<string, string>();
+
+  /**
+   * One flat copy of each `lower` entry for all dirs: split() returns slices that each keep the whole
+   * file's text alive, and a store of thousands of layers repeats the same names along every chain.
+   */
+  private intern(s: string): string {
+    let v = this.names.get(s);
+    if (v === undefined) {
+      v = Buffer.from(s, 'utf8').toString('utf8');
+      this.names.set(v, v);
+    }
+    return v;
+  }
 
   constructor(
     private readonly src: Source,
@@ -105,7 +119,8 @@ export class Overlay2Dirs {
     if (names.has('lower')) {
       const lower = readOptional(this.src, `${path}/lower`, this.f, 'overlay2.unreadable')?.toString('utf8').trim();
       if (lower !== undefined) {
-        d.lower = lower === '' ? [] : lower.split(':');
+        // Interned: a chain's l/<link> names repeat in the lower file of every layer above it.
+        d.lower = lower === '' ? [] : lower.split(':').map((e) => this.intern(e));
         const bad = d.lower.find((e) => !/^l\/[A-Z2-7]{26}$/.test(e));
         if (bad !== undefined) this.f.add('warn', 'overlay2.bad-lower', `lower entry ${JSON.stringify(bad.slice(0, 80))} is not l/<link>`, `${path}/lower`);
       }

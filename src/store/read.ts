@@ -9,7 +9,7 @@ import type { Findings } from './findings.js';
  */
 export function readOptional(src: Source, path: string, f: Findings, code: string, limit = limits.metadataBytes): Buffer | undefined {
   try {
-    return src.readFile(path, limit);
+    return src.readFileIfPresent ? src.readFileIfPresent(path, limit) : src.readFile(path, limit);
   } catch (e) {
     if (isEvidenceError(e, 'ENOENT')) return undefined;
     f.caught(e, code, path);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -63,4 +64,55 @@ test('dir: bounded reads, typed absence', () => {
   assert.throws(() => src.readFile('nope', 3), isCode('ENOENT'));
   assert.equal(src.lstat('nope/deeper'), undefined);
   assert.equal(src.readdir('nope'), undefined);
+});
+
+test('dir: once a directory is known (one lstat per file), every answer and refusal stays the same', () => {
+  const { root } = tree();
+  const src = new DirSource(root);
+  // Resolve both directories first, so that what follows goes through the resolved-directory path.
+  assert.equal(src.readFile('overlay2/abc/diff/f', 100).toString(), 'inside');
+  assert.equal(src.lstat('overlay2/l/LINK')!.type, 'symlink');
+  assert.throws(() => src.readFile('overlay2/abc/diff/abs-file', 100), isCode('ESCAPE'));
+  assert.equal(src.lstat('overlay2/abc/diff/abs-file')!.type, 'symlink');
+  assert.equal(src.readlink('overlay2/l/LINK'), '../abc/diff');
+  assert.throws(() => src.stat('overlay2/l/a'), isCode('ELOOP'));
+  assert.throws(() => src.readFile('overlay2/l/REL_OUT', 100), isCode('ESCAPE'));
+  assert.equal(src.stat('overlay2/l/LINK')!.type, 'dir');
+  assert.equal(src.readFile('overlay2/l/LINK/f', 100).toString(), 'inside');
+  assert.equal(src.readFile('/overlay2//abc/./diff/f', 100).toString(), 'inside');
+  assert.throws(() => src.readFile('overlay2/abc/diff/..', 100), isCode('EBADPATH'));
+  assert.throws(() => src.readFile('overlay2/abc/diff/../diff/f', 100), isCode('EBADPATH'));
+  assert.throws(() => src.readFile('overlay2/abc/diff/f\0', 100), isCode('EBADPATH'));
+  assert.equal(src.readFileIfPresent('overlay2/abc/diff/none', 100), undefined);
+  assert.throws(() => src.readFile('overlay2/abc/diff/none', 100), isCode('ENOENT'));
+  assert.throws(() => src.readFile('overlay2/abc', 100), isCode('EISDIR'));
+  assert.throws(() => src.readFile('overlay2/abc/diff/f/x', 100), isCode('ENOTDIR'));
+  assert.equal(src.lstat('overlay2/abc/diff/none'), undefined);
+  assert.throws(() => src.lstat('overlay2/abc/diff/f/x'), isCode('ENOTDIR'));
+  // A sub view keeps its own resolved directories and its containment.
+  const sub = src.sub('overlay2/abc');
+  assert.equal(sub.readFile('diff/f', 100).toString(), 'inside');
+  assert.throws(() => sub.readFile('diff/abs-file', 100), isCode('ESCAPE'));
+});
+
+test('dir: whole files of every size around the read buffers, special files refused without opening', () => {
+  const { root } = tree();
+  const src = new DirSource(root);
+  const dir = path.join(root, 'overlay2/abc/diff');
+  for (const n of [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, (1 << 20) + 3]) {
+    const body = Buffer.alloc(n, n % 251);
+    fs.writeFileSync(path.join(dir, `s${n}`), body);
+    assert.ok(src.readFile(`overlay2/abc/diff/s${n}`, 2 << 20).equals(body), String(n));
+    if (n > 0) assert.throws(() => src.readFile(`overlay2/abc/diff/s${n}`, n - 1), isCode('ETOOBIG'), String(n));
+  }
+  // Two reads in a row return distinct buffers (nothing aliases the shared read buffer).
+  const a = src.readFile('overlay2/abc/diff/s1', 10);
+  const b = src.readFile('overlay2/abc/diff/s4095', 10_000);
+  assert.equal(a[0], 1);
+  assert.equal(b.length, 4095);
+  // A FIFO would block an open(): it must be refused from its lstat.
+  if (spawnSync('mkfifo', [path.join(dir, 'fifo')]).status === 0) {
+    assert.throws(() => src.readFile('overlay2/abc/diff/fifo', 100), isCode('EIO'));
+    assert.throws(() => src.readFileIfPresent('overlay2/abc/diff/fifo', 100), isCode('EIO'));
+  }
 });
