@@ -1,4 +1,5 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
+import { setLimit } from '../source/limits.js';
 import { EXIT } from './exit.js';
 
 const VERSION = '0.1.0';
@@ -77,7 +78,7 @@ export const COMMANDS: readonly { command: string | readonly string[]; describe:
   {
     command: 'save <ref>',
     describe:
-      "Write a `docker save` archive of an image, each layer rebuilt byte-exact from tar-split (refuses unless exact)",
+      "Write a `docker save` archive of an image: layers rebuilt byte-exact from tar-split, or (containerd store) the content-store blobs verified by digest; refuses unless exact",
     load: () => import('./save.js') as Promise<CommandImpl>,
   },
   {
@@ -147,6 +148,11 @@ function lazy(c: (typeof COMMANDS)[number]): CommandModule {
 
 
 export async function main(args: string[]): Promise<void> {
+  // A reader that goes away (`| head`) is an ordinary end, not an error to report.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
+    throw e;
+  });
   let y = yargs(args)
     .scriptName('dockscope')
     .usage('$0 <command> [options]\n\nRead-only forensic inspector for Docker data roots (a directory or a .tar/.tar.gz acquisition).')
@@ -165,6 +171,21 @@ export async function main(args: string[]): Promise<void> {
     .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
     .option('as-root', { type: 'string', describe: 'prefix for paths printed (default: where the evidence is, or the original data root)', global: true })
     .option('no-color', { type: 'boolean', describe: 'no colour (default: colour when stdout is a terminal and NO_COLOR is unset)', global: true })
+    .option('limit', {
+      // not `array: true`, which would swallow the command after it; repeating the option gives an array
+      type: 'string',
+      describe: 'change a bound on reading the evidence, name=value (sizes take K/M/G): e.g. metadata-bytes=256M; the README lists them',
+      global: true,
+    })
+    .middleware((argv) => {
+      for (const spec of ([] as unknown[]).concat(argv.limit ?? []).map(String)) {
+        const problem = setLimit(spec);
+        if (problem) {
+          process.stderr.write(`dockscope: ${problem}\nRun dockscope --help for usage.\n`);
+          process.exit(EXIT.USAGE);
+        }
+      }
+    })
     // Docker's own flags are spelled --no-trunc: read "--no-x" as a flag of that name, not "x=false".
     .parserConfiguration({ 'boolean-negation': false })
     .version(VERSION)
