@@ -141,6 +141,44 @@ const cases = (): Case[] => [
     extra: () => [file(`${D}/overlay2/${ids.baseCache}/diff/etc/\u001b[31mred`, 'x')],
   },
   {
+    name: 'symlink chains and loops on the way to metadata and layer dirs',
+    edit: (n) => (n === `${D}/overlay2/l/${ids.baseLink}` ? { header: { linkname: 'LOOP1' } } : undefined),
+    extra: () => [
+      sym(`${D}/overlay2/l/LOOP1`, 'LOOP2'),
+      sym(`${D}/overlay2/l/LOOP2`, 'LOOP1'),
+      // a chain longer than the 40 hops a kernel follows, ending outside
+      ...Array.from({ length: 60 }, (_, i) => sym(`${D}/overlay2/l/CHAIN${i}`, i === 59 ? canaryDir : `CHAIN${i + 1}`)),
+      sym(`${D}/image/overlay2/layerdb/mounts/${'f'.repeat(64)}`, `../mounts/${'f'.repeat(64)}`),
+    ],
+  },
+  {
+    name: 'hard links in the acquisition that point outside it',
+    edit: () => undefined,
+    extra: () => [
+      { header: { name: `${D}/overlay2/${ids.baseCache}/diff/etc/hl-abs`, type: 'link', linkname: `${canaryDir}/${CANARY}` } as Header },
+      { header: { name: `${D}/overlay2/${ids.baseCache}/diff/etc/hl-up`, type: 'link', linkname: `../../../../../../../../..${canaryDir}/${CANARY}` } as Header },
+      { header: { name: `${D}/image/overlay2/repositories.json.hl`, type: 'link', linkname: `/etc/passwd` } as Header },
+    ],
+  },
+  {
+    name: 'a lower chain thousands deep',
+    edit: (n) => (n === `${D}/overlay2/${ids.appCache2}/lower` ? { body: Buffer.from(Array.from({ length: 5000 }, (_, i) => `l/${String(i).padStart(26, 'Q')}`).join(':')) } : undefined),
+    expect: /lower/,
+  },
+  {
+    name: 'duplicate keys and a 70 MB config',
+    edit: (n, b) => {
+      if (n.endsWith(`/containers/${ids.ctr}/config.v2.json`)) {
+        const text = b.toString();
+        // Go keeps the last of duplicate keys, and so does JSON.parse: the name shown is the last one
+        return { body: Buffer.from(text.replace(/^\{/, '{"Name":"/first-of-two",')) };
+      }
+      if (n === `${D}/image/overlay2/imagedb/content/sha256/${ids.appConfig}`) return { body: Buffer.alloc(70 << 20, 0x20) };
+      return undefined;
+    },
+    expect: /larger than the \d+-byte bound|ETOOBIG|too big/i,
+  },
+  {
     name: 'a truncated acquisition',
     edit: () => undefined,
   },
