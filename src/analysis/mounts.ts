@@ -65,34 +65,6 @@ export function mountReport(model: Model, c: ContainerNode, paths: PathMap): Mou
   const lowers = lowerFromDisk.length ? lowerFromDisk.map((l) => l.diff ?? paths.abs(`${home}/${l.entry}`)) : stack.filter((s) => s.role !== 'upper').map((s) => s.diff);
   const work = c.mount?.mountID ? paths.abs(`${home}/${c.mount.mountID}/work`) : undefined;
   const merged = c.mount?.mountID ? paths.abs(`${home}/${c.mount.mountID}/merged`) : undefined;
-  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
-/**
- * The container's layers top to bottom as the model expects them: RW (`mount-id`), init
- * (`init-id`), then the image chain from the mount's parent. Every graph driver shares this walk;
- * only where a layer's files are (`path`) and what counts as present differ.
- */
-function layerStack(
-  model: Model,
-  c: ContainerNode,
-  how: { path: (id: string, role: StackEntry['role']) => string; present: (dir: DriverDir | undefined) => boolean; links: boolean },
-): { stack: StackEntry[]; problems: string[] } {
-  const stack: StackEntry[] = [];
-  const problems: string[] = [];
-  const push = (role: StackEntry['role'], id: string, dir: DriverDir | undefined, extra: Partial<StackEntry> = {}) =>
-    stack.push({ role, id, diff: how.path(id, role), ...(how.links ? { link: dir?.link } : {}), present: how.present(dir), ...extra });
-  if (c.mount?.mountID) push('upper', c.mount.mountID, c.rw);
-  if (c.mount?.initID) push('init', c.mount.initID, c.init);
-  const imageChain = c.mount?.parent ? model.parentChain(c.mount.parent) : { chain: [] };
-  if ('problem' in imageChain && imageChain.problem) problems.push(imageChain.problem);
-  const n = imageChain.chain.length;
-  imageChain.chain.forEach((layer, i) => {
-    const id = layer.record?.cacheID;
-    if (id) push('image', id, layer.dir, { chainID: layer.chainID, diffID: layer.record?.diffID, index: n - 1 - i });
-  });
-  if (!c.mount) problems.push('no layerdb/mounts entry for this container');
-  return { stack, problems };
-}
   const dockerMount =
     upper && work && merged && lowers.length
       ? `mount -t overlay overlay -o ${q(`lowerdir=${lowers.join(':')},upperdir=${upper.diff},workdir=${work}`)} ${q(merged)}`
