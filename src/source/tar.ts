@@ -42,7 +42,8 @@ class Node {
   /** Where the data starts in the uncompressed archive stream (a hard link: its target's data), so a
    * body that was not kept is re-read from exactly this entry, not from another of the same name. */
   offset: number | undefined = undefined;
-  body: Buffer | undefined = undefined;
+  /** The kept data: its own Buffer, or where it starts in the tree's slabs (its length is `size`). */
+  body: Buffer | number | undefined = undefined;
   /** Names of the entries under this one: an array, a Set once duplicates make lookups matter. */
   children: string[] | Set<string> | undefined = undefined;
   x: Extra | undefined = undefined;
@@ -338,12 +339,19 @@ function num(v: number | null | undefined): number {
   return typeof v === 'number' && Number.isSafeInteger(v) ? v : 0;
 }
 
+/** Size of the slabs small kept bodies are copied into, and the largest body that goes there. */
+const SLAB = 8 << 20;
+const SLAB_BODY = SLAB >> 3;
+const EMPTY = Buffer.alloc(0);
+
 class TarTree implements RawTree {
   readonly nodes = new Map<string, Node>();
   readonly problems: string[] = [];
   private kept = 0;
   private keptContent = 0;
   private order = 0;
+  private readonly slabs: Buffer[] = [];
+  private slabFree = 0;
 
   constructor(
     readonly file: string,
@@ -491,16 +499,15 @@ class TarTree implements RawTree {
       node.offset = (h as { byteOffset?: number }).byteOffset;
       const content = CONTENT_TREE.test(key);
       if (size <= this.limits.keepFileBytes && this.kept + size <= this.limits.keepTotalBytes && (!content || this.keptContent + size <= this.limits.keepContentBytes)) {
-        const chunks: Buffer[] = [];
-        for await (const c of body) chunks.push(c as Buffer);
-        node.body = Buffer.concat(chunks);
-        this.kept += node.body.length;
-        if (content) this.keptContent += node.body.length;
+        const kept = await this.keep(body, size);
+        node.body = kept.body;
+        this.kept += kept.length;
+        if (content) this.keptContent += kept.length;
       } else {
         body.resume();
       }
     } else {
-      if (type === 'file') node.body = Buffer.alloc(0);
+      if (type === 'file') node.body = EMPTY;
       body.resume();
     }
     const prev = this.nodes.get(key);
@@ -509,6 +516,48 @@ class TarTree implements RawTree {
     // the name as a slice of the key (which stays indexed), not of the header's name
     addChild(this.ensureDir(parts.slice(0, -1)), key.slice(key.lastIndexOf('/') + 1), prev !== undefined);
     if (type === 'dir') node.children ??= [];
+  }
+
+  /**
+   * Reads an entry's data into memory. Small bodies are copied into shared slabs rather than
+   * getting a Buffer each: tens of thousands of small Buffers cost more in objects and allocator
+   * overhead than in bytes.
+   */
+  private async keep(body: Readable, size: number): Promise<{ body: Buffer | number; length: number }> {
+    if (size > SLAB_BODY) {
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const b = Buffer.concat(chunks);
+      return { body: b, length: b.length };
+    }
+    if (size > this.slabFree) {
+      // never zero-filled: only the bytes written are ever read, and untouched pages cost nothing
+      this.slabs.push(Buffer.allocUnsafeSlow(SLAB));
+      this.slabFree = SLAB;
+    }
+    const slab = this.slabs[this.slabs.length - 1]!;
+    const start = SLAB - this.slabFree;
+    let at = start;
+    let extra: Buffer[] | undefined;
+    for await (const c of body as AsyncIterable<Buffer>) {
+      if (extra || at + c.length > start + size) (extra ??= []).push(c);
+      else at += c.copy(slab, at);
+    }
+    if (extra || at - start !== size) {
+      // not the length the header announced: keep exactly what came, on its own
+      const b = Buffer.concat([slab.subarray(start, at), ...(extra ?? [])]);
+      return { body: b, length: b.length };
+    }
+    this.slabFree -= size;
+    return { body: (this.slabs.length - 1) * SLAB + start, length: size };
+  }
+
+  /** An entry's kept data, or undefined when it must be re-read from the archive. */
+  bodyOf(n: Node): Buffer | undefined {
+    if (typeof n.body !== 'number') return n.body;
+    const slab = this.slabs[Math.floor(n.body / SLAB)]!;
+    const start = n.body % SLAB;
+    return slab.subarray(start, start + n.size);
   }
 
   /**
@@ -615,8 +664,9 @@ export class TarSource implements Source {
     if (n.type === 'dir') throw new EvidenceError('EISDIR', p);
     if (n.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.type})`);
     if (n.size > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
-    if (!n.body) throw new EvidenceError('ETOOBIG', p, 'too large to keep in memory; stream it instead');
-    return n.body;
+    const body = this.tree.bodyOf(n);
+    if (!body) throw new EvidenceError('ETOOBIG', p, 'too large to keep in memory; stream it instead');
+    return body;
   }
 
   readlink(p: string): string | undefined {
@@ -630,7 +680,8 @@ export class TarSource implements Source {
     const n = this.tree.nodes.get(key);
     if (!n) throw new EvidenceError('ENOENT', p);
     if (n.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.type})`);
-    if (n.body) return Readable.from([n.body]);
+    const body = this.tree.bodyOf(n);
+    if (body) return Readable.from([body]);
     return this.tree.streamData(n, p);
   }
 
