@@ -416,6 +416,8 @@ class TarTree implements RawTree {
       input.on('error', noop).destroy();
       extract.on('error', noop).destroy();
     }
+    // A grown array keeps room for about 16 more names; most directories hold one to four.
+    for (const n of this.nodes.values()) if (Array.isArray(n.children) && n.children.length < 32) n.children = n.children.slice();
   }
 
   private async add(h: tarStream.Header, body: Readable): Promise<void> {
