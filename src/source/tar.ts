@@ -33,16 +33,87 @@ export function tarLimits(): TarLimits {
 const CONTENT_TREE =
   /(?:^|\/)(?:(?:overlay2|overlay|fuse-overlayfs)\/[^/]+\/(?:diff|root|upper|merged|work)|aufs\/(?:diff|mnt)\/[^/]+|vfs\/dir\/[^/]+|btrfs\/subvolumes\/[^/]+|snapshots\/[^/]+\/fs|volumes\/[^/]+\/_data|graph\/[^/]+\/layer)\//;
 
-interface Node {
-  stat: Stat;
-  xattrs?: Map<string, Buffer>;
-  body?: Buffer;
-  /**
-   * Where the data starts in the uncompressed archive stream (a hard link: its target's data), so a
-   * body that was not kept is re-read from exactly this entry, not from another of the same name.
-   */
-  offset?: number;
-  children?: Set<string>;
+/**
+ * One indexed entry, kept compact: a big store has hundreds of thousands of them. The Stat is
+ * built when asked (statOf); rarely set fields live in `x`; times are whole seconds as a number
+ * unless the archive gave a finer (PAX) time.
+ */
+class Node {
+  /** Where the data starts in the uncompressed archive stream (a hard link: its target's data), so a
+   * body that was not kept is re-read from exactly this entry, not from another of the same name. */
+  offset: number | undefined = undefined;
+  /** The kept data: its own Buffer, or where it starts in the tree's slabs (its length is `size`). */
+  body: Buffer | number | undefined = undefined;
+  /** Names of the entries under this one: an array, a Set once duplicates make lookups matter. */
+  children: string[] | Set<string> | undefined = undefined;
+  x: Extra | undefined = undefined;
+  nlink = 1;
+  constructor(
+    readonly type: EntryType,
+    public size: number,
+    readonly mode: number,
+    readonly uid: number,
+    readonly gid: number,
+    /** Seconds (number) or nanoseconds (bigint) since the epoch. */
+    readonly mt: number | bigint,
+    /** A directory made up because entries below it came first (no header of its own). */
+    readonly synthetic: boolean,
+  ) {}
+}
+
+class Extra {
+  atimeNs: bigint | undefined = undefined;
+  ctimeNs: bigint | undefined = undefined;
+  rdevMajor = 0;
+  rdevMinor = 0;
+  linkTarget: string | undefined = undefined;
+  /** Set for a hard link: its target's identity; otherwise the entry's own path is. */
+  inode: string | undefined = undefined;
+  xattrs: Map<string, Buffer> | undefined = undefined;
+}
+
+function dirNode(): Node {
+  return new Node('dir', 0, 0o755, 0, 0, 0, true);
+}
+
+/** The entry's Stat, as the index used to hold it; `key` is the entry's path in the archive. */
+function statOf(n: Node, key: string): Stat {
+  const mtimeNs = typeof n.mt === 'bigint' ? n.mt : BigInt(n.mt) * 1_000_000_000n;
+  if (n.synthetic) return { type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, mtimeNs, nlink: n.nlink, inode: key, rdevMajor: 0, rdevMinor: 0 };
+  const x = n.x;
+  return {
+    type: n.type,
+    size: n.size,
+    mode: n.mode,
+    uid: n.uid,
+    gid: n.gid,
+    mtimeNs,
+    atimeNs: x?.atimeNs,
+    ctimeNs: x?.ctimeNs,
+    nlink: n.nlink,
+    inode: x?.inode ?? key,
+    rdevMajor: x?.rdevMajor ?? 0,
+    rdevMinor: x?.rdevMinor ?? 0,
+    linkTarget: x?.linkTarget,
+  };
+}
+
+/** Adds `name` under `n`; `mayExist` when it could be there already (a repeated entry). */
+function addChild(n: Node, name: string, mayExist: boolean): void {
+  const c = (n.children ??= []);
+  if (!Array.isArray(c)) {
+    c.add(name);
+    return;
+  }
+  if (mayExist) {
+    // a hostile archive repeating entries in a big directory must not make this quadratic
+    if (c.length > 64) {
+      n.children = new Set(c).add(name);
+      return;
+    }
+    if (c.includes(name)) return;
+  }
+  c.push(name);
 }
 
 const TYPES: Record<string, EntryType> = {
@@ -268,22 +339,33 @@ function num(v: number | null | undefined): number {
   return typeof v === 'number' && Number.isSafeInteger(v) ? v : 0;
 }
 
+/** Size of the slabs small kept bodies are copied into, and the largest body that goes there. */
+const SLAB = 8 << 20;
+const SLAB_BODY = SLAB >> 3;
+const EMPTY = Buffer.alloc(0);
+
 class TarTree implements RawTree {
   readonly nodes = new Map<string, Node>();
   readonly problems: string[] = [];
   private kept = 0;
   private keptContent = 0;
   private order = 0;
+  private readonly slabs: Buffer[] = [];
+  private slabFree = 0;
 
   constructor(
     readonly file: string,
     readonly limits: TarLimits,
   ) {
-    this.nodes.set('', { stat: dirStat('root'), children: new Set() });
+    const root = dirNode();
+    root.children = [];
+    this.nodes.set('', root);
   }
 
   rawLstat(parts: string[]): Stat | undefined {
-    return this.nodes.get(parts.join('/'))?.stat;
+    const key = parts.join('/');
+    const n = this.nodes.get(key);
+    return n && statOf(n, key);
   }
 
   /** Makes every directory on the way to `parts` exist; iterative, stops at the first that exists. */
@@ -291,10 +373,11 @@ class TarTree implements RawTree {
     const key = parts.join('/');
     const top = this.nodes.get(key);
     if (top) {
-      top.children ??= new Set();
+      top.children ??= [];
       return top;
     }
-    const made = { stat: dirStat(key), children: new Set<string>() };
+    const made = dirNode();
+    made.children = [];
     this.nodes.set(key, made);
     let child = key;
     for (;;) {
@@ -304,10 +387,11 @@ class TarTree implements RawTree {
       let parent = this.nodes.get(parentKey);
       const existed = parent !== undefined;
       if (!parent) {
-        parent = { stat: dirStat(parentKey), children: new Set() };
+        parent = dirNode();
         this.nodes.set(parentKey, parent);
       }
-      (parent.children ??= new Set()).add(name);
+      // `child` was not indexed until now, so its name is not under its parent yet
+      addChild(parent, name, false);
       if (existed) return made;
       child = parentKey;
     }
@@ -332,6 +416,8 @@ class TarTree implements RawTree {
       input.on('error', noop).destroy();
       extract.on('error', noop).destroy();
     }
+    // A grown array keeps room for about 16 more names; most directories hold one to four.
+    for (const n of this.nodes.values()) if (Array.isArray(n.children) && n.children.length < 32) n.children = n.children.slice();
   }
 
   private async add(h: tarStream.Header, body: Readable): Promise<void> {
@@ -361,24 +447,26 @@ class TarTree implements RawTree {
     const key = parts.join('/');
     const pax = h.pax as Record<string, string> | undefined;
     const mtimeMs = h.mtime?.getTime();
-    const mtimeNs = paxTimeNs(pax?.mtime) ?? (Number.isFinite(mtimeMs) ? BigInt(Math.trunc(mtimeMs! / 1000)) * 1_000_000_000n : 0n);
-    const stat: Stat = {
-      type,
-      // As lstat reports it: a symlink's size is the length of its target.
-      size: type === 'file' ? h.size : type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0,
-      mode: num(h.mode) & 0o7777,
-      uid: num(h.uid),
-      gid: num(h.gid),
-      mtimeNs,
-      atimeNs: paxTimeNs(pax?.atime),
-      ctimeNs: paxTimeNs(pax?.ctime),
-      nlink: 1,
-      inode: key,
-      rdevMajor: num(h.devmajor),
-      rdevMinor: num(h.devminor),
-      linkTarget: type === 'symlink' ? h.linkname ?? '' : undefined,
-    };
-    const node: Node = { stat, xattrs: paxXattrs(pax) };
+    const paxMt = paxTimeNs(pax?.mtime);
+    // whole seconds as a number (no BigInt per entry); finer PAX times as they are
+    const mt = paxMt === undefined ? (Number.isFinite(mtimeMs) ? Math.trunc(mtimeMs! / 1000) : 0) : paxMt % 1_000_000_000n === 0n && paxMt >= -(2n ** 52n) * 1_000_000_000n && paxMt <= 2n ** 52n * 1_000_000_000n ? Number(paxMt / 1_000_000_000n) : paxMt;
+    // As lstat reports it: a symlink's size is the length of its target.
+    const size = type === 'file' ? h.size : type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
+    let node = new Node(type, size, num(h.mode) & 0o7777, num(h.uid), num(h.gid), mt, false);
+    const atimeNs = paxTimeNs(pax?.atime);
+    const ctimeNs = paxTimeNs(pax?.ctime);
+    const rdevMajor = num(h.devmajor);
+    const rdevMinor = num(h.devminor);
+    const xattrs = paxXattrs(pax);
+    if (atimeNs !== undefined || ctimeNs !== undefined || rdevMajor !== 0 || rdevMinor !== 0 || type === 'symlink' || xattrs) {
+      const x = (node.x = new Extra());
+      x.atimeNs = atimeNs;
+      x.ctimeNs = ctimeNs;
+      x.rdevMajor = rdevMajor;
+      x.rdevMinor = rdevMinor;
+      if (type === 'symlink') x.linkTarget = h.linkname ?? '';
+      x.xattrs = xattrs;
+    }
     if (h.type === 'link') {
       let target: string[] | undefined;
       try {
@@ -386,40 +474,92 @@ class TarTree implements RawTree {
       } catch {
         this.problems.push(`hard link ${JSON.stringify(h.name)} points outside the archive (${JSON.stringify(h.linkname)})`);
       }
-      const tnode = target && this.nodes.get(target.join('/'));
+      const targetKey = target?.join('/');
+      const tnode = targetKey !== undefined ? this.nodes.get(targetKey) : undefined;
       // Any non-directory can be hard-linked: a shared whiteout inode (char 0:0) too.
-      if (tnode && tnode.stat.type !== 'dir') {
-        node.offset = tnode.offset;
-        node.body = tnode.body;
-        node.xattrs ??= tnode.xattrs;
-        Object.assign(stat, { type: tnode.stat.type, size: tnode.stat.size, inode: tnode.stat.inode, rdevMajor: tnode.stat.rdevMajor, rdevMinor: tnode.stat.rdevMinor, linkTarget: tnode.stat.linkTarget });
-        tnode.stat.nlink++;
-        stat.nlink = tnode.stat.nlink;
+      if (tnode && tnode.type !== 'dir') {
+        // the link's own mode, owner and times; the target's type, size, identity and data
+        const linked = new Node(tnode.type, tnode.size, node.mode, node.uid, node.gid, node.mt, false);
+        linked.offset = tnode.offset;
+        linked.body = tnode.body;
+        const x = (linked.x = new Extra());
+        x.atimeNs = atimeNs;
+        x.ctimeNs = ctimeNs;
+        x.xattrs = xattrs ?? tnode.x?.xattrs;
+        x.inode = tnode.x?.inode ?? targetKey;
+        x.rdevMajor = tnode.x?.rdevMajor ?? 0;
+        x.rdevMinor = tnode.x?.rdevMinor ?? 0;
+        x.linkTarget = tnode.x?.linkTarget;
+        tnode.nlink++;
+        linked.nlink = tnode.nlink;
+        node = linked;
       } else if (target) {
         this.problems.push(`hard link ${JSON.stringify(h.name)} to missing entry ${JSON.stringify(h.linkname)}`);
       }
       body.resume();
-    } else if (type === 'file' && stat.size > 0) {
+    } else if (type === 'file' && size > 0) {
       node.offset = (h as { byteOffset?: number }).byteOffset;
       const content = CONTENT_TREE.test(key);
-      if (stat.size <= this.limits.keepFileBytes && this.kept + stat.size <= this.limits.keepTotalBytes && (!content || this.keptContent + stat.size <= this.limits.keepContentBytes)) {
-        const chunks: Buffer[] = [];
-        for await (const c of body) chunks.push(c as Buffer);
-        node.body = Buffer.concat(chunks);
-        this.kept += node.body.length;
-        if (content) this.keptContent += node.body.length;
+      if (size <= this.limits.keepFileBytes && this.kept + size <= this.limits.keepTotalBytes && (!content || this.keptContent + size <= this.limits.keepContentBytes)) {
+        const kept = await this.keep(body, size);
+        node.body = kept.body;
+        this.kept += kept.length;
+        if (content) this.keptContent += kept.length;
       } else {
         body.resume();
       }
     } else {
-      if (type === 'file') node.body = Buffer.alloc(0);
+      if (type === 'file') node.body = EMPTY;
       body.resume();
     }
     const prev = this.nodes.get(key);
     if (prev?.children && type === 'dir') node.children = prev.children;
     this.nodes.set(key, node);
-    this.ensureDir(parts.slice(0, -1)).children!.add(parts[parts.length - 1]!);
-    if (type === 'dir') node.children ??= new Set();
+    // the name as a slice of the key (which stays indexed), not of the header's name
+    addChild(this.ensureDir(parts.slice(0, -1)), key.slice(key.lastIndexOf('/') + 1), prev !== undefined);
+    if (type === 'dir') node.children ??= [];
+  }
+
+  /**
+   * Reads an entry's data into memory. Small bodies are copied into shared slabs rather than
+   * getting a Buffer each: tens of thousands of small Buffers cost more in objects and allocator
+   * overhead than in bytes.
+   */
+  private async keep(body: Readable, size: number): Promise<{ body: Buffer | number; length: number }> {
+    if (size > SLAB_BODY) {
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      const b = Buffer.concat(chunks);
+      return { body: b, length: b.length };
+    }
+    if (size > this.slabFree) {
+      // never zero-filled: only the bytes written are ever read, and untouched pages cost nothing
+      this.slabs.push(Buffer.allocUnsafeSlow(SLAB));
+      this.slabFree = SLAB;
+    }
+    const slab = this.slabs[this.slabs.length - 1]!;
+    const start = SLAB - this.slabFree;
+    let at = start;
+    let extra: Buffer[] | undefined;
+    for await (const c of body as AsyncIterable<Buffer>) {
+      if (extra || at + c.length > start + size) (extra ??= []).push(c);
+      else at += c.copy(slab, at);
+    }
+    if (extra || at - start !== size) {
+      // not the length the header announced: keep exactly what came, on its own
+      const b = Buffer.concat([slab.subarray(start, at), ...(extra ?? [])]);
+      return { body: b, length: b.length };
+    }
+    this.slabFree -= size;
+    return { body: (this.slabs.length - 1) * SLAB + start, length: size };
+  }
+
+  /** An entry's kept data, or undefined when it must be re-read from the archive. */
+  bodyOf(n: Node): Buffer | undefined {
+    if (typeof n.body !== 'number') return n.body;
+    const slab = this.slabs[Math.floor(n.body / SLAB)]!;
+    const start = n.body % SLAB;
+    return slab.subarray(start, start + n.size);
   }
 
   /**
@@ -429,7 +569,7 @@ class TarTree implements RawTree {
    */
   streamData(node: Node, p: string): Readable {
     const { offset } = node;
-    const size = node.stat.size;
+    const size = node.size;
     if (offset === undefined || !Number.isSafeInteger(offset + size)) throw new EvidenceError('EIO', p, 'no position in the archive recorded for this entry');
     if (size === 0) return Readable.from([]);
     const file = this.file;
@@ -469,10 +609,6 @@ class TarTree implements RawTree {
     }
     return Readable.from(slice(), { objectMode: false });
   }
-}
-
-function dirStat(key: string): Stat {
-  return { type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, nlink: 1, inode: key, rdevMajor: 0, rdevMinor: 0 };
 }
 
 export class TarSource implements Source {
@@ -520,18 +656,19 @@ export class TarSource implements Source {
   readdir(p: string): string[] | undefined {
     const n = this.node(p, true);
     if (!n) return undefined;
-    if (n.stat.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
+    if (n.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
     return [...(n.children ?? [])].sort();
   }
 
   readFile(p: string, limit: number): Buffer {
     const n = this.node(p, true);
     if (!n) throw new EvidenceError('ENOENT', p);
-    if (n.stat.type === 'dir') throw new EvidenceError('EISDIR', p);
-    if (n.stat.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.stat.type})`);
-    if (n.stat.size > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
-    if (!n.body) throw new EvidenceError('ETOOBIG', p, 'too large to keep in memory; stream it instead');
-    return n.body;
+    if (n.type === 'dir') throw new EvidenceError('EISDIR', p);
+    if (n.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.type})`);
+    if (n.size > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
+    const body = this.tree.bodyOf(n);
+    if (!body) throw new EvidenceError('ETOOBIG', p, 'too large to keep in memory; stream it instead');
+    return body;
   }
 
   readlink(p: string): string | undefined {
@@ -544,13 +681,14 @@ export class TarSource implements Source {
     const key = parts.join('/');
     const n = this.tree.nodes.get(key);
     if (!n) throw new EvidenceError('ENOENT', p);
-    if (n.stat.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.stat.type})`);
-    if (n.body) return Readable.from([n.body]);
+    if (n.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.type})`);
+    const body = this.tree.bodyOf(n);
+    if (body) return Readable.from([body]);
     return this.tree.streamData(n, p);
   }
 
   xattrs(p: string): Map<string, Buffer> {
-    return this.node(p, false)?.xattrs ?? new Map();
+    return this.node(p, false)?.x?.xattrs ?? new Map();
   }
 
   sub(p: string): Source {
