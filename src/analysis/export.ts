@@ -314,6 +314,34 @@ async function writeBody(view: MergedFs, x: ExportEntry, sink: SinkLike, problem
   return written;
 }
 
+/**
+ * Files up to this size are read with one synchronous read through the Source (no fs.ReadStream,
+ * whose set-up and 1 MiB read buffer cost more than the bytes of a small file) and handed to the
+ * pack as one buffer. Larger files, and any small file the quick read cannot take, are streamed.
+ */
+const SMALL_FILE = 256 * 1024;
+
+/**
+ * A small file's exact `size` bytes in one buffer, or undefined to take the streaming path (which
+ * reports growth, shortness and read errors as it always has). A file that grew stays in range of
+ * the bound, so the cut is reported here the way writeBody reports it.
+ */
+function readSmall(view: MergedFs, x: ExportEntry, problems: string[]): Buffer | undefined {
+  let b: Buffer;
+  try {
+    b = view.readFile(x.entry, SMALL_FILE);
+  } catch (e) {
+    if (!isEvidenceError(e) && !(e instanceof Error && 'code' in e)) throw e;
+    return undefined;
+  }
+  if (b.length < x.size) return undefined;
+  if (b.length > x.size) {
+    problems.push(`${x.entry.path}: longer than its recorded ${x.size} bytes; cut`);
+    return b.subarray(0, x.size);
+  }
+  return b;
+}
+
 /** Streams the merged view as a tar into `out` (which is ended). */
 export async function writeExport(view: MergedFs, out: Writable): Promise<ExportSummary> {
   const summary: ExportSummary = { entries: 0, files: 0, bytes: 0, hardlinks: 0, skipped: [], problems: [] };
@@ -335,7 +363,17 @@ export async function writeExport(view: MergedFs, out: Writable): Promise<Export
   for (const x of exportPlan(view, summary.skipped)) {
     if (failed) break;
     const header = entryHeader(x);
-    if (x.type === 'file') {
+    const small = x.type === 'file' && x.size > 0 && x.size <= SMALL_FILE ? readSmall(view, x, summary.problems) : undefined;
+    if (small) {
+      try {
+        await new Promise<void>((resolve, reject) => pack.entry(header, small, (err) => (err ? reject(err) : resolve())).on('error', () => undefined));
+      } catch (e) {
+        if (failed) break;
+        throw e;
+      }
+      summary.bytes += small.length;
+      summary.files++;
+    } else if (x.type === 'file') {
       // A regular-file sink waits for end(), even when empty.
       let settle!: (err?: Error | null) => void;
       const done = new Promise<void>((resolve, reject) => {
