@@ -294,16 +294,29 @@ export class DirSource implements Source {
 
   xattrs(p: string): Map<string, Buffer> {
     if (!this.hasXattrs) return new Map();
+    if (this.base.length > 0) {
+      // A sub view scans its whole tree once, whatever `p` is: only the key is needed, and the
+      // parent's cached resolution gives it without walking `p` component by component (export
+      // asks for every entry's). Paths quick() declines take the full walk below, errors included.
+      const abs = this.quick(p);
+      if (abs !== undefined) {
+        this.scanXattrs(this.location, true);
+        return this.tree.xattrCache.get(abs) ?? new Map();
+      }
+    }
     const { parts, st } = this.resolve(p, false);
     if (!st) return new Map();
     const abs = this.tree.abs(parts);
     // A sub view (a layer's diff dir) is read in one walk the first time; the top view per path.
     const scanRoot = this.base.length > 0 ? this.location : abs;
-    if (!this.tree.xattrScanned.has(scanRoot)) {
-      this.tree.xattrScanned.add(scanRoot);
-      for (const [k, v] of readXattrs(scanRoot, this.base.length > 0) ?? []) this.tree.xattrCache.set(k, v);
-    }
+    this.scanXattrs(scanRoot, this.base.length > 0);
     return this.tree.xattrCache.get(abs) ?? new Map();
+  }
+
+  private scanXattrs(root: string, recursive: boolean): void {
+    if (this.tree.xattrScanned.has(root)) return;
+    this.tree.xattrScanned.add(root);
+    for (const [k, v] of readXattrs(root, recursive) ?? []) this.tree.xattrCache.set(k, v);
   }
 
   sub(p: string): Source {
