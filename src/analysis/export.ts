@@ -323,23 +323,19 @@ const SMALL_FILE = 256 * 1024;
 
 /**
  * A small file's exact `size` bytes in one buffer, or undefined to take the streaming path (which
- * reports growth, shortness and read errors as it always has). A file that grew stays in range of
- * the bound, so the cut is reported here the way writeBody reports it.
+ * reports growth, shortness and read errors as it always has). The bound is the recorded size, so
+ * a file of that size is read with one read() (a short read at the size ends it) and one that grew
+ * is refused (ETOOBIG) and streamed, where the cut is reported.
  */
-function readSmall(view: MergedFs, x: ExportEntry, problems: string[]): Buffer | undefined {
+function readSmall(view: MergedFs, x: ExportEntry): Buffer | undefined {
   let b: Buffer;
   try {
-    b = view.readFile(x.entry, SMALL_FILE);
+    b = view.readFile(x.entry, x.size);
   } catch (e) {
     if (!isEvidenceError(e) && !(e instanceof Error && 'code' in e)) throw e;
     return undefined;
   }
-  if (b.length < x.size) return undefined;
-  if (b.length > x.size) {
-    problems.push(`${x.entry.path}: longer than its recorded ${x.size} bytes; cut`);
-    return b.subarray(0, x.size);
-  }
-  return b;
+  return b.length === x.size ? b : undefined;
 }
 
 /** Chunks the pack emits are gathered up to this size before they are written. */
@@ -412,7 +408,7 @@ export async function writeExport(view: MergedFs, out: Writable): Promise<Export
   for (const x of exportPlan(view, summary.skipped)) {
     if (failed) break;
     const header = entryHeader(x);
-    const small = x.type === 'file' && x.size > 0 && x.size <= SMALL_FILE ? readSmall(view, x, summary.problems) : undefined;
+    const small = x.type === 'file' && x.size > 0 && x.size <= SMALL_FILE ? readSmall(view, x) : undefined;
     if (small) {
       try {
         await new Promise<void>((resolve, reject) => pack.entry(header, small, (err) => (err ? reject(err) : resolve())).on('error', () => undefined));

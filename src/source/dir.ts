@@ -259,7 +259,8 @@ export class DirSource implements Source {
       // Read by chunks up to limit+1 rather than trusting st.size: a live file may grow.
       const chunks: Buffer[] = [];
       let total = 0;
-      const want = Math.min(Math.max(size, 4096), limit + 1, 1 << 20) || 1;
+      // One byte past the size, so a file of exactly its size ends on a short read (no read of 0).
+      const want = Math.min(Math.max(size + 1, 4096), limit + 1, 1 << 20) || 1;
       // Metadata files are small: read them through one shared buffer and keep an exact-size copy,
       // rather than allocating a fresh 4 KiB (outside Buffer's pool) per file.
       const chunk = want <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(want);
