@@ -18,7 +18,7 @@
  */
 import nodeFs from 'node:fs';
 import nodePath from 'node:path';
-import type { Writable } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { isEvidenceError } from '../source/types.js';
 import type { MergedEntry, MergedFs } from './mergedfs.js';
@@ -314,28 +314,111 @@ async function writeBody(view: MergedFs, x: ExportEntry, sink: SinkLike, problem
   return written;
 }
 
+/**
+ * Files up to this size are read with one synchronous read through the Source (no fs.ReadStream,
+ * whose set-up and 1 MiB read buffer cost more than the bytes of a small file) and handed to the
+ * pack as one buffer. Larger files, and any small file the quick read cannot take, are streamed.
+ */
+const SMALL_FILE = 256 * 1024;
+
+/**
+ * A small file's exact `size` bytes in one buffer, or undefined to take the streaming path (which
+ * reports growth, shortness and read errors as it always has). The bound is the recorded size, so
+ * a file of that size is read with one read() (a short read at the size ends it) and one that grew
+ * is refused (ETOOBIG) and streamed, where the cut is reported.
+ */
+function readSmall(view: MergedFs, x: ExportEntry): Buffer | undefined {
+  let b: Buffer;
+  try {
+    b = view.readFile(x.entry, x.size);
+  } catch (e) {
+    if (!isEvidenceError(e) && !(e instanceof Error && 'code' in e)) throw e;
+    return undefined;
+  }
+  return b.length === x.size ? b : undefined;
+}
+
+/** Chunks the pack emits are gathered up to this size before they are written. */
+const BATCH = 256 * 1024;
+
+/**
+ * Coalesces the pack's output: it pushes a header, a body and its padding separately, so a small
+ * file cost three writes (three syscalls on a pipe, where stdout writes are synchronous). Chunks
+ * of a batch's size or more pass through as they are.
+ */
+function batcher(): Transform {
+  let buf: Buffer | undefined;
+  let used = 0;
+  const flush = (t: Transform) => {
+    if (buf && used > 0) t.push(used === buf.length ? buf : buf.subarray(0, used));
+    buf = undefined;
+    used = 0;
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (chunk.length >= BATCH) {
+        flush(this);
+        this.push(chunk);
+        return cb();
+      }
+      if (buf && used + chunk.length > buf.length) flush(this);
+      buf ??= Buffer.allocUnsafe(BATCH);
+      chunk.copy(buf, used);
+      used += chunk.length;
+      if (used === buf.length) flush(this);
+      cb();
+    },
+    flush(cb) {
+      flush(this);
+      cb();
+    },
+  });
+}
+
 /** Streams the merged view as a tar into `out` (which is ended). */
 export async function writeExport(view: MergedFs, out: Writable): Promise<ExportSummary> {
   const summary: ExportSummary = { entries: 0, files: 0, bytes: 0, hardlinks: 0, skipped: [], problems: [] };
   const pack = tarStream.pack();
   if (!installBinaryPax(pack)) summary.problems.push('tar-stream internals changed: binary xattr values may be altered');
   let failed: Error | undefined;
+  const batch = batcher();
+  let finished = false;
   const ended = new Promise<void>((resolve, reject) => {
     out.on('error', (e) => {
       failed = e;
+      batch.destroy();
       reject(e);
     });
-    out.on('finish', () => resolve());
+    out.on('finish', () => {
+      finished = true;
+      resolve();
+    });
+    // Closed before it finished (the reader went away): the pack must stop too.
+    out.on('close', () => {
+      if (!finished) batch.destroy();
+    });
   });
   ended.catch(() => undefined);
-  // A reader that goes away (EPIPE) destroys the pack and its entry sinks: their errors are
-  // reported once, as `out`'s, not as unhandled events.
+  // A reader that goes away (EPIPE) destroys the batcher, the pack and its entry sinks: their
+  // errors are reported once, as `out`'s, not as unhandled events.
   pack.on('error', () => undefined);
-  pack.pipe(out as unknown as NodeJS.WritableStream);
+  batch.on('error', () => undefined);
+  pack.pipe(batch as unknown as NodeJS.WritableStream);
+  batch.pipe(out as unknown as NodeJS.WritableStream);
   for (const x of exportPlan(view, summary.skipped)) {
     if (failed) break;
     const header = entryHeader(x);
-    if (x.type === 'file') {
+    const small = x.type === 'file' && x.size > 0 && x.size <= SMALL_FILE ? readSmall(view, x) : undefined;
+    if (small) {
+      try {
+        await new Promise<void>((resolve, reject) => pack.entry(header, small, (err) => (err ? reject(err) : resolve())).on('error', () => undefined));
+      } catch (e) {
+        if (failed) break;
+        throw e;
+      }
+      summary.bytes += small.length;
+      summary.files++;
+    } else if (x.type === 'file') {
       // A regular-file sink waits for end(), even when empty.
       let settle!: (err?: Error | null) => void;
       const done = new Promise<void>((resolve, reject) => {

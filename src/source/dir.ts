@@ -259,7 +259,8 @@ export class DirSource implements Source {
       // Read by chunks up to limit+1 rather than trusting st.size: a live file may grow.
       const chunks: Buffer[] = [];
       let total = 0;
-      const want = Math.min(Math.max(size, 4096), limit + 1, 1 << 20) || 1;
+      // One byte past the size, so a file of exactly its size ends on a short read (no read of 0).
+      const want = Math.min(Math.max(size + 1, 4096), limit + 1, 1 << 20) || 1;
       // Metadata files are small: read them through one shared buffer and keep an exact-size copy,
       // rather than allocating a fresh 4 KiB (outside Buffer's pool) per file.
       const chunk = want <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(want);
@@ -294,16 +295,29 @@ export class DirSource implements Source {
 
   xattrs(p: string): Map<string, Buffer> {
     if (!this.hasXattrs) return new Map();
+    if (this.base.length > 0) {
+      // A sub view scans its whole tree once, whatever `p` is: only the key is needed, and the
+      // parent's cached resolution gives it without walking `p` component by component (export
+      // asks for every entry's). Paths quick() declines take the full walk below, errors included.
+      const abs = this.quick(p);
+      if (abs !== undefined) {
+        this.scanXattrs(this.location, true);
+        return this.tree.xattrCache.get(abs) ?? new Map();
+      }
+    }
     const { parts, st } = this.resolve(p, false);
     if (!st) return new Map();
     const abs = this.tree.abs(parts);
     // A sub view (a layer's diff dir) is read in one walk the first time; the top view per path.
     const scanRoot = this.base.length > 0 ? this.location : abs;
-    if (!this.tree.xattrScanned.has(scanRoot)) {
-      this.tree.xattrScanned.add(scanRoot);
-      for (const [k, v] of readXattrs(scanRoot, this.base.length > 0) ?? []) this.tree.xattrCache.set(k, v);
-    }
+    this.scanXattrs(scanRoot, this.base.length > 0);
     return this.tree.xattrCache.get(abs) ?? new Map();
+  }
+
+  private scanXattrs(root: string, recursive: boolean): void {
+    if (this.tree.xattrScanned.has(root)) return;
+    this.tree.xattrScanned.add(root);
+    for (const [k, v] of readXattrs(root, recursive) ?? []) this.tree.xattrCache.set(k, v);
   }
 
   sub(p: string): Source {
