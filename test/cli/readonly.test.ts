@@ -66,6 +66,8 @@ function everyCommand(out: string): string[][] {
   ];
 }
 
+const AGE = /\b(?:\d+|an?|About an?|Less than a) (?:second|minute|hour|day|week|month|year)s?\b/g;
+
 /** Exit codes that are answers (0 ok, 3 partial, 4 tampered, 5 unchecked, 6 audit high); chain "fx" is ambiguous (1). */
 function answered(c: string[], code: number): boolean {
   return [0, 3, 4, 5, 6].includes(code) || (c[0] === 'chain' && code === 1);
@@ -81,7 +83,9 @@ function runAll(evidence: string, outTop: string, run: (args: string[]) => { cod
       const args = ['--root', evidence, ...c, ...(json ? ['--json'] : [])];
       const r = run(args);
       assert.ok(answered(c, r.code), `${args.join(' ')} exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
-      seen.set(`${c.join(' ')}${json ? ' --json' : ''}`.replaceAll(out, '<out>'), `${r.code}\n${r.stdout.replaceAll(out, '<out>')}`);
+      // ps-style ages ("Exited (0) 4 hours ago", "Up 3 hours") count from now and may roll over between runs
+      const stdout = r.stdout.replaceAll(out, '<out>').replace(AGE, '<age>');
+      seen.set(`${c.join(' ')}${json ? ' --json' : ''}`.replaceAll(out, '<out>'), `${r.code}\n${stdout}`);
     }
   for (const n of fs.readdirSync(out).sort()) seen.set(`<out>/${n}`, createHash('sha256').update(fs.readFileSync(path.join(out, n))).digest('hex'));
   return seen;
