@@ -39,7 +39,6 @@ function v1Config(img: LegacyImage, chain: LegacyImage[]): ImageConfig {
     return { created: l.created, created_by: cmd, author: str(lj.author), comment: str(lj.comment), empty_layer: false };
   });
   return {
-    raw: j,
     created: str(j.created),
     author: str(j.author),
     comment: str(j.comment),

@@ -11,11 +11,10 @@ export interface HistoryEntry {
 }
 
 /**
- * An image config (FORMATS.md §3). `raw` keeps the parsed JSON untouched so inspect output can
- * pass through fields we do not model; the typed fields are checked copies.
+ * An image config (FORMATS.md §3): the fields inspect shows, as checked copies. The parsed
+ * document itself is not kept: on a store of thousands of images it was memory nothing read.
  */
 export interface ImageConfig {
-  raw: Record<string, unknown>;
   created?: string;
   author?: string;
   comment?: string;
@@ -80,7 +79,6 @@ export function parseImageConfig(buf: Buffer, path: string, f: Findings): ImageC
   if (history.length > 0 && nonEmpty > diffIDs.length)
     f.add('warn', 'imagedb.history-mismatch', `history has ${nonEmpty} non-empty entries for ${diffIDs.length} layers`, path);
   return {
-    raw: doc,
     created: str(doc.created),
     author: str(doc.author),
     comment: str(doc.comment),
