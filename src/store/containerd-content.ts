@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isEvidenceError, type Source, type Stat } from '../source/types.js';
 import { isContentDigest } from './containerd-meta.js';
 import type { Findings } from './findings.js';
-import { isObject, num, str } from './read.js';
+import { isObject, num, str, tryJson } from './read.js';
 
 /**
  * containerd's local content store, `io.containerd.content.v1.content/blobs/<alg>/<hex>`
@@ -114,13 +114,12 @@ function descriptors(v: unknown, where: string, path: string, f: Findings): OciD
 }
 
 function parseJsonDoc(buf: Buffer, path: string, f: Findings): Record<string, unknown> | undefined {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(buf.toString('utf8'));
-  } catch (e) {
-    f.add('error', 'containerd.content.bad-json', `invalid JSON: ${(e as Error).message}`, path);
+  const parsed = tryJson(buf.toString('utf8'));
+  if ('error' in parsed) {
+    f.add('error', 'containerd.content.bad-json', `invalid JSON: ${parsed.error}`, path);
     return undefined;
   }
+  const doc = parsed.value;
   if (!isObject(doc)) {
     f.add('error', 'containerd.content.bad-json', 'not a JSON object', path);
     return undefined;

@@ -13,7 +13,7 @@
  * formatting, and a findings helper that keeps a hostile file from flooding the report.
  */
 import type { Findings, Severity } from './findings.js';
-import { parseJsonLine } from './read.js';
+import { tryJson } from './read.js';
 import { limits } from '../source/limits.js';
 
 /** An instant with nanosecond precision and the UTC offset it was written with. */
@@ -198,7 +198,7 @@ function goField(obj: Record<string, unknown>, name: string): unknown {
  * a field empty, a value of the wrong type is an error. Returns a problem string on failure.
  */
 export function parseJsonLogLine(text: string): JsonLogRecord | string {
-  const parsed = parseJsonLine(text);
+  const parsed = tryJson(text);
   if ('error' in parsed) return `invalid JSON: ${parsed.error}`;
   const doc = parsed.value;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not a JSON object';

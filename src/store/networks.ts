@@ -1,7 +1,7 @@
 import type { Source } from '../source/types.js';
 import { describeKey, openBolt, type StaleSource } from './bbolt.js';
 import type { Findings } from './findings.js';
-import { isObject, readOptional } from './read.js';
+import { isObject, readOptional, tryJson } from './read.js';
 import { limits } from '../source/limits.js';
 import { jsonType, keyText, setOwn } from './volumes.js';
 
@@ -37,11 +37,8 @@ export interface KvValue {
 /** Splits a stored value into index and JSON. Never throws. */
 export function splitKvValue(value: Buffer): KvValue {
   const parse = (b: Buffer): { json?: unknown; problem?: string } => {
-    try {
-      return { json: JSON.parse(b.toString('utf8')) };
-    } catch (e) {
-      return { problem: `invalid JSON: ${(e as Error).message}` };
-    }
+    const r = tryJson(b.toString('utf8'));
+    return 'value' in r ? { json: r.value } : { problem: `invalid JSON: ${r.error}` };
   };
   const startsJson = value.length > 0 && (value[0] === 0x7b || value[0] === 0x5b);
   if (value.length < INDEX_LEN) {
@@ -248,13 +245,14 @@ class Fields {
       this.problems.push(`${k} is ${jsonType(v)}, not a JSON string`);
       return [];
     }
-    try {
-      const d: unknown = JSON.parse(v);
+    const r = tryJson(v);
+    if ('value' in r) {
+      const d = r.value;
       if (d === null) return [];
       if (Array.isArray(d)) return d;
       this.problems.push(`${k} decodes to ${jsonType(d)}, not an array`);
-    } catch (e) {
-      this.problems.push(`${k}: invalid JSON: ${(e as Error).message}`);
+    } else {
+      this.problems.push(`${k}: invalid JSON: ${r.error}`);
     }
     return [];
   }
@@ -305,10 +303,10 @@ function ipamInfos(list: unknown[], what: string, problems: string[]): IpamInfo[
     const d = f.has('IPAMData') ? c.IPAMData : undefined;
     let data: unknown = d;
     if (typeof d === 'string') {
-      try {
-        data = JSON.parse(d);
-      } catch (e) {
-        problems.push(`${what}: IPAMData: invalid JSON: ${(e as Error).message}`);
+      const r = tryJson(d);
+      if ('value' in r) data = r.value;
+      else {
+        problems.push(`${what}: IPAMData: invalid JSON: ${r.error}`);
         data = undefined;
       }
     }

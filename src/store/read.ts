@@ -36,10 +36,11 @@ export function lstatOptional(src: Source, path: string, f: Findings, code: stri
 }
 
 /**
- * JSON.parse for hot loops over hostile lines (logs, tar-split): a malformed line gives its
- * problem as a string instead of a thrown error with a stack trace, which costs twice as much.
+ * JSON.parse for evidence: malformed text gives its problem as a string instead of a thrown
+ * error with a stack trace, which costs twice as much (hostile logs and tar-splits have millions
+ * of lines, bbolt files thousands of stale records). Every parser's JSON goes through here.
  */
-export function parseJsonLine(text: string): { value: unknown } | { error: string } {
+export function tryJson(text: string): { value: unknown } | { error: string } {
   const traces = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
@@ -53,12 +54,10 @@ export function parseJsonLine(text: string): { value: unknown } | { error: strin
 
 /** Parses JSON, recording a finding on failure. Duplicate keys keep the last, as Go does. */
 export function parseJson(buf: Buffer, path: string, f: Findings, code: string): unknown {
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (e) {
-    f.add('error', code, `invalid JSON: ${(e as Error).message}`, path);
-    return undefined;
-  }
+  const r = tryJson(buf.toString('utf8'));
+  if ('value' in r) return r.value;
+  f.add('error', code, `invalid JSON: ${r.error}`, path);
+  return undefined;
 }
 
 /** Plain-object guard: evidence JSON may hold any type in any field. */

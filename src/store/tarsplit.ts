@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { limits } from '../source/limits.js';
 import { isEvidenceError, type Source } from '../source/types.js';
 import { Findings, type Severity } from './findings.js';
-import { parseJsonLine, preview } from './read.js';
+import { preview, tryJson } from './read.js';
 
 /**
  * `layerdb/sha256/<chainID>/tar-split.json.gz` (FORMATS.md §4): gzip of JSON lines written by
@@ -397,7 +397,7 @@ export async function* parseTarSplitJson(
       }
       const text = raw.toString('utf8');
       if (text.trim() === '') continue; // Go's decoder skips whitespace between values
-      const parsed = parseJsonLine(text);
+      const parsed = tryJson(text);
       if ('error' in parsed) {
         f.add('error', 'tarsplit.bad-json', `line ${lineNo}: not a JSON value (${parsed.error})`);
         continue;

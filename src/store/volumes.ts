@@ -2,7 +2,7 @@ import { limits } from '../source/limits.js';
 import { isEvidenceError, type Source, type Stat } from '../source/types.js';
 import { describeKey, openBolt, type StaleSource } from './bbolt.js';
 import type { Findings } from './findings.js';
-import { isObject, lstatOptional, readdirOptional, readOptional } from './read.js';
+import { isObject, lstatOptional, readdirOptional, readOptional, tryJson } from './read.js';
 
 /**
  * Docker's volume store (FORMATS.md §1.8): `volumes/metadata.db` (bbolt, bucket `volumes`, key =
@@ -130,12 +130,9 @@ export function parseVolumeRecord(key: Buffer, value: Buffer): VolumeMeta {
   const k = keyText(key);
   const meta: VolumeMeta = { key: k, name: '', driver: '', labels: null, options: null };
   if (value.length === 0) return { ...meta, unusable: 'empty value' };
-  let doc: unknown;
-  try {
-    doc = JSON.parse(value.toString('utf8'));
-  } catch (e) {
-    return { ...meta, unusable: `invalid JSON: ${(e as Error).message}` };
-  }
+  const parsed = tryJson(value.toString('utf8'));
+  if ('error' in parsed) return { ...meta, unusable: `invalid JSON: ${parsed.error}` };
+  const doc = parsed.value;
   // Unmarshalling JSON null into a struct is a no-op: a record of zero values.
   if (doc === null) return meta;
   if (!isObject(doc)) return { ...meta, unusable: `value is ${jsonType(doc)}, not a JSON object` };
@@ -210,12 +207,9 @@ export function parseVolumeDb(buf: Buffer, path: string, f: Findings, opts: { de
 }
 
 export function parseVolumeOpts(buf: Buffer): { opts?: VolumeOpts; problem?: string } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(buf.toString('utf8'));
-  } catch (e) {
-    return { problem: `invalid JSON: ${(e as Error).message}` };
-  }
+  const parsed = tryJson(buf.toString('utf8'));
+  if ('error' in parsed) return { problem: `invalid JSON: ${parsed.error}` };
+  const doc = parsed.value;
   if (doc === null) return { opts: { MountType: '', MountOpts: '', MountDevice: '', raw: doc } };
   if (!isObject(doc)) return { problem: `opts.json is ${jsonType(doc)}, not an object` };
   const problems: string[] = [];
