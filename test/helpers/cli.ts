@@ -8,6 +8,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The real binary's command line under this node. */
+export const BIN = [path.join(REPO, 'bin/dockscope.js')];
+
+/** The real binary with stdout kept as bytes (logs, export, cat), stdin optionally fed. */
+export function cliBytes(args: string[], input?: Buffer): { code: number; stdout: Buffer; stderr: string } {
+  const r = spawnSync(process.execPath, [...BIN, ...args], { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20, input });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
+}
+
 /** Runs the real binary, as an analyst would, with colour forced off. */
 export function cli(args: string[], env: Record<string, string> = {}): CliResult {
   const r = spawnSync(process.execPath, [path.join(REPO, 'bin/dockscope.js'), ...args], {

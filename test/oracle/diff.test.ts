@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -16,38 +15,11 @@ import { containerDiff, longChanges, type Change } from '../../src/analysis/diff
 import { buildModel, loadModel, type Model } from '../../src/model/graph.js';
 import { resolveContainer } from '../../src/model/resolve.js';
 import { openEvidence } from '../../src/source/open.js';
-import { canExtract, extractFixture, listFixtures, oracle, oracleFiles, REPO, type Fixture } from '../helpers/fixtures.js';
-import { HOLDOUT } from '../helpers/fixtures.js';
+import { cliBytes } from '../helpers/cli.js';
+import { canExtract, extractFixture, HOLDOUT, listFixtures, oracle, oracleFiles, type Fixture } from '../helpers/fixtures.js';
 
 const overlay2 = listFixtures((n) => n.startsWith('overlay2-'));
 const containerd = listFixtures((n) => n.startsWith('containerd-'));
-
-/**
- * Runs the diff/fs/export commands as the binary would. Until they are registered in main.ts
- * they are mounted on a yargs instance configured like main's.
- */
-function runCli(args: string[], input?: Buffer): { code: number; stdout: Buffer; stderr: string } {
-  const mainJs = path.join(REPO, 'dist/src/cli/main.js');
-  const registered = fs.existsSync(mainJs) && /\.\/diff\.js/.test(fs.readFileSync(mainJs, 'utf8')) && /\.\/export\.js/.test(fs.readFileSync(mainJs, 'utf8'));
-  const argv = registered
-    ? [path.join(REPO, 'bin/dockscope.js'), ...args]
-    : [
-        '--input-type=module',
-        '-e',
-        `
-        import yargs from ${JSON.stringify(path.join(REPO, 'node_modules/yargs/index.mjs'))};
-        const mods = await Promise.all(['diff', 'fs', 'export'].map((m) => import(${JSON.stringify(path.join(REPO, 'dist/src/cli'))} + '/' + m + '.js')));
-        let y = yargs(process.argv.slice(1)).option('root', { alias: 'r', type: 'string', global: true }).option('json', { type: 'boolean', global: true })
-          .option('as-root', { type: 'string', global: true }).option('containerd-root', { type: 'string', global: true }).option('no-color', { type: 'boolean', global: true })
-          .parserConfiguration({ 'boolean-negation': false }).strict().demandCommand(1);
-        for (const m of mods) y = y.command(m);
-        await y.parseAsync();`,
-        '--',
-        ...args,
-      ];
-  const r = spawnSync(process.execPath, argv, { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20, input });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
-}
 
 const asSet = (cs: { Path: string; Kind: number }[] | null) => new Set((cs ?? []).map((c) => `${c.Kind} ${c.Path}`));
 const sorted = (s: Set<string>) => [...s].sort();
@@ -132,21 +104,21 @@ describe('--long on the `changes` container', () => {
   });
 
   test('the CLI: docker diff lines, the API shape with --json, and --long', () => {
-    const r = runCli(['--root', f.archive, 'diff', 'changes']);
+    const r = cliBytes(['--root', f.archive, 'diff', 'changes']);
     assert.equal(r.code, 0, r.stderr);
     const want = fs.readFileSync(path.join(f.dir, 'oracles', 'docker-diff', 'changes.txt'), 'utf8').split('\n').filter(Boolean).sort();
     assert.deepEqual(r.stdout.toString().split('\n').filter(Boolean).sort(), want);
-    const j = runCli(['--root', f.archive, 'diff', 'committer', '--json']);
+    const j = cliBytes(['--root', f.archive, 'diff', 'committer', '--json']);
     assert.equal(j.code, 0, j.stderr);
     assert.deepEqual(sorted(asSet(JSON.parse(j.stdout.toString()))), sorted(asSet(oracle(f, 'container-changes/committer.json'))));
-    const none = runCli(['--root', f.archive, 'diff', 'created', '--json']);
+    const none = cliBytes(['--root', f.archive, 'diff', 'created', '--json']);
     assert.deepEqual(JSON.parse(none.stdout.toString()), []);
-    const long = runCli(['--root', f.archive, 'diff', 'changes', '--long']);
+    const long = cliBytes(['--root', f.archive, 'diff', 'changes', '--long']);
     assert.equal(long.code, 0, long.stderr);
     assert.match(long.stdout.toString(), /\/usr\/local\/sbin\/suidtool\s+.*setuid/);
-    const lj = JSON.parse(runCli(['--root', f.archive, 'diff', 'changes', '--long', '--json']).stdout.toString());
+    const lj = JSON.parse(cliBytes(['--root', f.archive, 'diff', 'changes', '--long', '--json']).stdout.toString());
     assert.equal(lj.Changes.length, 35);
-    const miss = runCli(['--root', f.archive, 'diff', 'no-such-container']);
+    const miss = cliBytes(['--root', f.archive, 'diff', 'no-such-container']);
     assert.equal(miss.code, 1);
   });
 });

@@ -16,47 +16,18 @@ import { writeExport } from '../../src/analysis/export.js';
 import { imageStack, MergedFs, openView, resolveTarget } from '../../src/analysis/mergedfs.js';
 import { buildModel, type Model } from '../../src/model/graph.js';
 import { openEvidence } from '../../src/source/open.js';
-import { canExtract, extractFixture, listFixtures, oracle, oracleFiles, REPO, type Fixture } from '../helpers/fixtures.js';
-import { HOLDOUT } from '../helpers/fixtures.js';
+import { BIN, cliBytes } from '../helpers/cli.js';
+import { canExtract, extractFixture, HOLDOUT, listFixtures, oracle, oracleFiles, type Fixture } from '../helpers/fixtures.js';
 
 const fixtures = listFixtures((n) => n.startsWith('overlay2-'));
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dockscope-export-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/**
- * The command line to run diff/fs/export as the binary would: bin/dockscope.js once main.ts
- * registers them, until then a runner mounting them on a yargs configured like main's.
- */
-function cliArgv(): string[] {
-  const mainJs = path.join(REPO, 'dist/src/cli/main.js');
-  const main = fs.existsSync(mainJs) ? fs.readFileSync(mainJs, 'utf8') : '';
-  if (/\.\/export\.js/.test(main) && /\.\/fs\.js/.test(main) && /\.\/diff\.js/.test(main)) return [path.join(REPO, 'bin/dockscope.js')];
-  const runner = path.join(tmp, 'runner.mjs');
-  if (!fs.existsSync(runner))
-    fs.writeFileSync(
-      runner,
-      `import yargs from ${JSON.stringify(path.join(REPO, 'node_modules/yargs/index.mjs'))};
-const mods = await Promise.all(['diff', 'fs', 'export'].map((m) => import(${JSON.stringify(path.join(REPO, 'dist/src/cli'))} + '/' + m + '.js')));
-let y = yargs(process.argv.slice(2)).option('root', { alias: 'r', type: 'string', global: true }).option('json', { type: 'boolean', global: true })
-  .option('as-root', { type: 'string', global: true }).option('containerd-root', { type: 'string', global: true }).option('no-color', { type: 'boolean', global: true })
-  .parserConfiguration({ 'boolean-negation': false }).strict().demandCommand(1);
-for (const m of mods) y = y.command(m);
-await y.parseAsync();
-`,
-    );
-  return [runner];
-}
-
-function runCli(args: string[]): { code: number; stdout: Buffer; stderr: string } {
-  const r = spawnSync(process.execPath, [...cliArgv(), ...args], { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
-}
-
 /** Runs the CLI with a pseudo-terminal as stdout (util-linux script), stderr merged in. */
 function runOnTty(args: string[]): { code: number; out: string } {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const cmd = [process.execPath, ...cliArgv(), ...args].map(q).join(' ');
+  const cmd = [process.execPath, ...BIN, ...args].map(q).join(' ');
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   return { code: r.status ?? -1, out: r.stdout };
 }
@@ -158,60 +129,60 @@ describe('CLI: export, fs', () => {
 
   test('export -o FILE and -o - give docker export\'s entries; existing files need --force', () => {
     const file = tmpTar();
-    const r = runCli([...R, 'export', 'changes', '-o', file]);
+    const r = cliBytes([...R, 'export', 'changes', '-o', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /exported container changes .* 324 entries/);
     assert.deepEqual(tarListing(file), oracleListing(f, 'changes.txt'));
-    const again = runCli([...R, 'export', 'changes', '-o', file]);
+    const again = cliBytes([...R, 'export', 'changes', '-o', file]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /exists/);
-    assert.equal(runCli([...R, 'export', 'changes', '-o', file, '--force']).code, 0);
-    const piped = runCli([...R, 'export', 'renamed', '-o', '-']);
+    assert.equal(cliBytes([...R, 'export', 'changes', '-o', file, '--force']).code, 0);
+    const piped = cliBytes([...R, 'export', 'renamed', '-o', '-']);
     assert.equal(piped.code, 0, piped.stderr);
     const list = execFileSync('tar', ['-tf', '-'], { input: piped.stdout, encoding: 'utf8' }).split('\n').filter(Boolean);
     assert.deepEqual(list, oracleListing(f, 'renamed.list', false));
-    const img = runCli([...R, 'export', 'fx/base:1', '-o', tmpTar()]);
+    const img = cliBytes([...R, 'export', 'fx/base:1', '-o', tmpTar()]);
     assert.equal(img.code, 0, img.stderr);
     assert.match(img.stderr, /exported image fx\/base:1/);
   });
 
   test('export never writes into the evidence', { skip: canExtract() ? false : 'needs the extracted copy' }, () => {
-    assert.equal(runCli([...R, 'export', 'changes', '-o', f.archive]).code, 2);
+    assert.equal(cliBytes([...R, 'export', 'changes', '-o', f.archive]).code, 2);
     const top = extractFixture(f);
     const inside = path.join(top, 'var', 'exported.tar');
-    const r = runCli(['--root', top, 'export', 'changes', '-o', inside]);
+    const r = cliBytes(['--root', top, 'export', 'changes', '-o', inside]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /inside the evidence/);
     assert.equal(fs.existsSync(inside), false);
   });
 
   test('fs ls / stat / cat / find', () => {
-    const ls = JSON.parse(runCli([...R, '--json', 'fs', 'changes', 'ls', '/data']).stdout.toString());
+    const ls = JSON.parse(cliBytes([...R, '--json', 'fs', 'changes', 'ls', '/data']).stdout.toString());
     assert.deepEqual(ls.map((e: { name: string }) => e.name), ['a3', 'abs-sym', 'hl', 'hl-src', 'sub', 'sym']);
     assert.equal(ls.find((e: { name: string }) => e.name === 'a3').layer.label, 'upper');
     // /passwd-link -> /etc/passwd is resolved in the container: the backdoored file, never the analyst's.
-    const cat = runCli([...R, 'fs', 'changes', 'cat', '/passwd-link']);
+    const cat = cliBytes([...R, 'fs', 'changes', 'cat', '/passwd-link']);
     assert.equal(cat.code, 0, cat.stderr);
     assert.match(cat.stdout.toString(), /^backdoor:x:0:0:/m);
     assert.notEqual(cat.stdout.toString(), fs.existsSync('/etc/passwd') ? fs.readFileSync('/etc/passwd', 'utf8') : '');
-    const bin = runCli([...R, 'fs', 'fx/base:1', 'cat', '/bin/busybox']);
+    const bin = cliBytes([...R, 'fs', 'fx/base:1', 'cat', '/bin/busybox']);
     assert.equal(bin.code, 0);
     assert.equal(bin.stdout.subarray(0, 4).toString('latin1'), '\x7fELF', 'raw bytes to a pipe');
-    assert.equal(runCli([...R, 'fs', 'changes', 'cat', '/data/sym']).code, 1, '/data/sym -> a2, renamed away: dangling');
-    assert.equal(runCli([...R, 'fs', 'changes', 'cat', '/etc']).code, 1);
-    const st = JSON.parse(runCli([...R, '--json', 'fs', 'changes', 'stat', '/etc/motd']).stdout.toString());
+    assert.equal(cliBytes([...R, 'fs', 'changes', 'cat', '/data/sym']).code, 1, '/data/sym -> a2, renamed away: dangling');
+    assert.equal(cliBytes([...R, 'fs', 'changes', 'cat', '/etc']).code, 1);
+    const st = JSON.parse(cliBytes([...R, '--json', 'fs', 'changes', 'stat', '/etc/motd']).stdout.toString());
     assert.equal(st.Entry, null);
     assert.deepEqual(st.Layers.map((l: { what: string }) => l.what), ['whiteout', 'entry'], 'deleted in an image layer, still in the base');
-    const stl = JSON.parse(runCli([...R, '--json', 'fs', 'changes', 'stat', '/passwd-link']).stdout.toString());
+    const stl = JSON.parse(cliBytes([...R, '--json', 'fs', 'changes', 'stat', '/passwd-link']).stdout.toString());
     assert.equal(stl.Entry.type, 'symlink');
     assert.equal(stl.ResolvesTo, '/etc/passwd');
-    const found = runCli([...R, 'fs', 'changes', 'find', '/', '--layer', 'upper', '--type', 'f', '--name', '*.txt', '--name', 'x*']);
+    const found = cliBytes([...R, 'fs', 'changes', 'find', '/', '--layer', 'upper', '--type', 'f', '--name', '*.txt', '--name', 'x*']);
     assert.equal(found.code, 0, found.stderr);
     assert.deepEqual(found.stdout.toString().split('\n').filter(Boolean), ['/added-hardlink.txt', '/added.txt', '/etc/cron.d/x', '/usr/local/bin/xmrig']);
-    const newer = runCli([...R, 'fs', 'changes', 'find', '/etc', '--newer-than', '/etc/hosts', '--type', 'f']);
+    const newer = cliBytes([...R, 'fs', 'changes', 'find', '/etc', '--newer-than', '/etc/hosts', '--type', 'f']);
     assert.ok(newer.stdout.toString().split('\n').includes('/etc/passwd'));
     assert.ok(!newer.stdout.toString().split('\n').includes('/etc/group'));
-    assert.equal(runCli([...R, 'fs', 'changes', 'find', '/', '--newer', 'not-a-time']).code, 2);
+    assert.equal(cliBytes([...R, 'fs', 'changes', 'find', '/', '--newer', 'not-a-time']).code, 2);
   });
 
   test('on a terminal: text is shown escaped, binary is refused, a tar is never written', { skip: hasScript ? false : 'needs script(1) for a pseudo-terminal' }, () => {
@@ -243,10 +214,10 @@ describe('CLI: export, fs', () => {
       return out;
     };
     const before = snap();
-    assert.equal(runCli(['--root', top, 'export', 'changes', '-o', tmpTar()]).code, 0);
-    assert.equal(runCli(['--root', top, 'fs', 'changes', 'cat', '/etc/passwd']).code, 0);
-    assert.equal(runCli(['--root', top, 'fs', 'changes', 'find', '/']).code, 0);
-    assert.equal(runCli(['--root', top, 'diff', 'changes', '--long']).code, 0);
+    assert.equal(cliBytes(['--root', top, 'export', 'changes', '-o', tmpTar()]).code, 0);
+    assert.equal(cliBytes(['--root', top, 'fs', 'changes', 'cat', '/etc/passwd']).code, 0);
+    assert.equal(cliBytes(['--root', top, 'fs', 'changes', 'find', '/']).code, 0);
+    assert.equal(cliBytes(['--root', top, 'diff', 'changes', '--long']).code, 0);
     assert.deepEqual(snap(), before);
   });
 });

@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import {
   dockerBytes,
   joinPartials,
@@ -29,6 +28,7 @@ import { resolveContainer } from '../../src/model/resolve.js';
 import { openEvidence } from '../../src/source/open.js';
 import { Findings } from '../../src/store/findings.js';
 import { parseGoTime, type LogEntry } from '../../src/store/jsonlog.js';
+import { BIN } from '../helpers/cli.js';
 import { HOLDOUT, listFixtures, oracle, REPO, type Fixture } from '../helpers/fixtures.js';
 
 const fixtures = listFixtures().filter((f) => fs.existsSync(path.join(f.dir, 'oracles', 'logs')));
@@ -238,13 +238,8 @@ for (const f of fixtures) {
     });
 
     test('the CLI, piped, writes exactly what docker logs wrote', async () => {
-      const shim = [
-        `import yargs from 'yargs';`,
-        `import * as logs from ${JSON.stringify(pathToFileURL(path.join(REPO, 'dist/src/cli/logs.js')).href)};`,
-        `await yargs(process.argv.slice(1)).option('root', { type: 'string' }).option('json', { type: 'boolean' })`,
-        `  .parserConfiguration({ 'boolean-negation': false }).command(logs).strict().parseAsync();`,
-      ].join('\n');
-      const cli = (args: string[]) => spawnSync(process.execPath, ['--input-type=module', '-e', shim, ...args], { cwd: REPO, maxBuffer: 64 << 20 });
+      // the real binary: main's global options and output handling included
+      const cli = (args: string[]) => spawnSync(process.execPath, [...BIN, ...args], { cwd: REPO, maxBuffer: 64 << 20 });
       for (const name of names.filter((n) => n === 'logs' || n === 'logs-local')) {
         const r = cli(['logs', name, '--root', f.archive]);
         assert.ok(r.status === 0 || r.status === 3, `${name}: exit ${r.status}: ${r.stderr}`);
