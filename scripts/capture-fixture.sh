@@ -294,7 +294,7 @@ if [ -n "$EXTRA_SEED" ]; then
     'rm -rf /usr/sbin'
     'rm -rf /var && mkdir -p /var/log && echo fresh > /var/log/x'
     'mv /etc/profile /etc/profile.moved 2>/dev/null || mv /etc/passwd /etc/passwd.moved'
-    'chmod 0600 /etc/hostname.copy 2>/dev/null; cp /etc/passwd /etc/passwd.copy && chmod 0600 /etc/passwd.copy'
+    'cp /etc/passwd /etc/passwd.copy && chmod 0600 /etc/passwd.copy'
     'chmod 0700 /bin'
     'chown 1:1 /etc/shadow 2>/dev/null || chown 1:1 /etc/passwd'
     'touch -d 2020-01-01T00:00:00 /bin/busybox'
