@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/src/cli/main.bundle.js';
 
 main(process.argv.slice(2)).catch(async (e) => {
   const text = String(e && e.stack ? e.stack : e);
