@@ -42,6 +42,8 @@ function toStat(st: fs.BigIntStats, linkTarget?: string): Stat {
 
 /** Bound on each path cache (entries); far more than the directories one store object spans. */
 const CACHE_ENTRIES = 4096;
+/** Paths per getfattr run: well inside the kernel's argument-size limit for long evidence paths. */
+const XATTR_BATCH = 512;
 
 /** Shared read buffer for small files (the process is single-threaded and readSync is synchronous). */
 const SCRATCH = Buffer.allocUnsafe(64 * 1024);
@@ -312,6 +314,28 @@ export class DirSource implements Source {
     const scanRoot = this.base.length > 0 ? this.location : abs;
     this.scanXattrs(scanRoot, this.base.length > 0);
     return this.tree.xattrCache.get(abs) ?? new Map();
+  }
+
+  prefetchXattrs(paths: readonly string[]): void {
+    // A sub view reads its whole tree in one go already.
+    if (!this.hasXattrs || this.base.length > 0) return;
+    const todo: string[] = [];
+    for (const p of paths) {
+      let abs: string | undefined;
+      try {
+        const { parts, st } = this.resolve(p, false);
+        if (st) abs = this.tree.abs(parts);
+      } catch {
+        continue; // xattrs(p) meets the same error and its caller reports it
+      }
+      if (abs !== undefined && !this.tree.xattrScanned.has(abs)) {
+        this.tree.xattrScanned.add(abs);
+        todo.push(abs);
+      }
+    }
+    for (let i = 0; i < todo.length; i += XATTR_BATCH) {
+      for (const [k, v] of readXattrs(todo.slice(i, i + XATTR_BATCH), false) ?? []) this.tree.xattrCache.set(k, v);
+    }
   }
 
   private scanXattrs(root: string, recursive: boolean): void {

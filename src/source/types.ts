@@ -79,6 +79,11 @@ export interface Source {
   /** Extended attributes (PAX records in a tar; the filesystem's for a directory). */
   xattrs(path: string): Map<string, Buffer>;
   /**
+   * Optional: read the xattrs of many paths at once, so that xattrs() answers them from memory. A directory
+   * reads xattrs through a child process (Node has no xattr API), and one process per path is slow.
+   */
+  prefetchXattrs?(paths: readonly string[]): void;
+  /**
    * Whether xattrs() can be trusted to list overlay markers: an empty answer then means "none".
    * False where they cannot be read (no reader, or trusted.* without root): absence proves nothing.
    */

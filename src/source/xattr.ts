@@ -28,12 +28,12 @@ function unescapeName(s: string): string {
 }
 
 /**
- * Reads every xattr under `abs` (recursively when asked) into a map keyed by absolute path.
- * Returns undefined when no reader is available.
+ * Reads every xattr of `abs` (one path or many; under each, recursively, when asked) into a map keyed by
+ * absolute path. Returns undefined when no reader is available.
  */
-export function readXattrs(abs: string, recursive: boolean): Map<string, Map<string, Buffer>> | undefined {
+export function readXattrs(abs: string | readonly string[], recursive: boolean): Map<string, Map<string, Buffer>> | undefined {
   if (!GETFATTR) return undefined;
-  const args = ['-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', ...(recursive ? ['-R'] : []), '--', abs];
+  const args = ['-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', ...(recursive ? ['-R'] : []), '--', ...(typeof abs === 'string' ? [abs] : abs)];
   const r = spawnSync(GETFATTR, args, { maxBuffer: MAX_OUTPUT, encoding: 'utf8' });
   if (r.error) return undefined;
   const out = new Map<string, Map<string, Buffer>>();

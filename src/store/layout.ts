@@ -40,14 +40,17 @@ const SAMPLE_ENTRIES = 64;
 function userOverlayXattrs(src: Source, home: string, f: Findings): string | undefined {
   if (!src.hasXattrs) return undefined;
   const ids = readdirOptional(src, home, f, 'layout.unreadable').filter((n) => n !== 'l').slice(0, SAMPLE_DIRS);
+  const sample: string[] = [];
   for (const id of ids) {
     const diff = `${home}/${id}/diff`;
-    for (const p of [diff, ...readdirOptional(src, diff, f, 'layout.unreadable').slice(0, SAMPLE_ENTRIES).map((n) => `${diff}/${n}`)]) {
-      try {
-        for (const k of src.xattrs(p).keys()) if (k.startsWith('user.overlay.')) return `${p} (${k})`;
-      } catch (e) {
-        f.caught(e, 'layout.unreadable', p);
-      }
+    sample.push(diff, ...readdirOptional(src, diff, f, 'layout.unreadable').slice(0, SAMPLE_ENTRIES).map((n) => `${diff}/${n}`));
+  }
+  src.prefetchXattrs?.(sample);
+  for (const p of sample) {
+    try {
+      for (const k of src.xattrs(p).keys()) if (k.startsWith('user.overlay.')) return `${p} (${k})`;
+    } catch (e) {
+      f.caught(e, 'layout.unreadable', p);
     }
   }
   return undefined;

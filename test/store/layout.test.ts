@@ -4,6 +4,7 @@
  * (`~/.local/share/docker`, overlay2 with `userxattr` → `user.overlay.*`). Hand-made trees.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,4 +67,29 @@ test('rootless: user.overlay.* xattrs in overlay2 layer dirs are named; trusted.
   assert.ok(it, JSON.stringify(rootless));
   assert.match(it.description, /diff\/etc \(user\.overlay\.opaque\)/);
   assert.ok(!(await keysOf([...base, marked('trusted.overlay.opaque')])).some((i) => i.key === 'rootless-xattrs'));
+});
+
+const SETFATTR = ['/usr/bin/setfattr', '/bin/setfattr'].find((p) => fs.existsSync(p));
+test('rootless on a directory: user.overlay.* found in a later layer dir; prefetched xattrs equal one-by-one reads', { skip: !SETFATTR || process.getuid?.() !== 0 ? 'needs root and setfattr (package attr)' : false }, async () => {
+  const ids = ['a', 'b', 'c'].map((c) => c.repeat(64));
+  const root = tree([...dataRoot('docker'), ...ids.flatMap((id) => [0, 1, 2, 3].map((k) => `docker/overlay2/${id}/diff/d${k}`))]);
+  const mark = (p: string, k: string) => execFileSync(SETFATTR!, ['-n', k, '-v', 'y', path.join(root, 'docker/overlay2', p)]);
+  mark(`${ids[0]}/diff/d1`, 'user.other');
+  mark(`${ids[2]}/diff/d3`, 'user.overlay.opaque');
+  fs.symlinkSync('/etc', path.join(root, `docker/overlay2/${ids[1]}/diff/out`));
+  const ev = await openEvidence(path.join(root, 'docker'));
+  const it = detectLayout(ev.root, new Findings(), ev.rootPath).items.find((i) => i.key === 'rootless-xattrs');
+  assert.ok(it);
+  assert.match(it.description, new RegExp(`${ids[2]}/diff/d3 \\(user\\.overlay\\.opaque\\)`));
+
+  const paths = ids.flatMap((id) => ['', '/d0', '/d1', '/d3', '/out', '/absent'].map((s) => `overlay2/${id}/diff${s}`));
+  const one = await openEvidence(path.join(root, 'docker'));
+  const batch = await openEvidence(path.join(root, 'docker'));
+  const read = (src: typeof one.root) => paths.map((p) => [...src.xattrs(p)].map(([k, v]) => `${k}=${v.toString()}`).join(','));
+  const expected = read(one.root);
+  batch.root.prefetchXattrs!(paths);
+  // Taken away after the prefetch: only answers the prefetch itself read still carry it.
+  execFileSync(SETFATTR!, ['-x', 'user.other', path.join(root, `docker/overlay2/${ids[0]}/diff/d1`)]);
+  assert.deepEqual(read(batch.root), expected);
+  assert.ok(expected.includes('user.other=y') && expected.includes('user.overlay.opaque=y'));
 });
