@@ -151,11 +151,8 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
         const bound = cur?.mutating ? 10 * o.timeoutMs : o.timeoutMs;
         if (cur) {
           const cpu = cpuMs(proc.pid);
-          const spent = cpu === undefined ? cur.ms : cpu - cur.cpuStartMs;
-          if (spent > bound || cur.ms > 10 * bound) {
-            const what = spent > bound ? `${Math.round(spent)} ms of CPU` : `${Math.round(cur.ms)} ms without finishing`;
-            void restart('hang', shared.current(), cur.mutating ? `the harness's mutator ran for ${what} on this parent input (a harness bug)` : `one input ran for ${what} (bound ${bound} ms CPU)`);
-          }
+          const what = hangOf(cpu === undefined ? undefined : cpu - cur.cpuStartMs, cur.ms, bound);
+          if (what) void restart('hang', shared.current(), cur.mutating ? `the harness's mutator ran for ${what} on this parent input (a harness bug)` : `one input ran for ${what} (bound ${bound} ms CPU)`);
         }
       }, 50);
 
@@ -234,17 +231,33 @@ export async function runFuzz(o: RunOptions): Promise<RunResult> {
   return result;
 }
 
+/**
+ * Whether one input has hung, and how, given the CPU it has used (undefined where /proc is not
+ * readable: wall time stands in) and its wall time, against a bound in CPU ms.
+ */
+export function hangOf(cpuSpentMs: number | undefined, wallMs: number, boundMs: number): string | undefined {
+  const spent = cpuSpentMs ?? wallMs;
+  if (spent > boundMs) return `${Math.round(spent)} ms of CPU`;
+  if (wallMs > 10 * boundMs) return `${Math.round(wallMs)} ms without finishing`;
+  return undefined;
+}
+
 /** User + system CPU time of a process so far (all its threads), from /proc. */
 function cpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command name may hold spaces and parentheses: fields count from after the last ')'
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+    return cpuMsOfStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** utime + stime of a /proc/<pid>/stat line, in ms. */
+export function cpuMsOfStat(stat: string): number | undefined {
+  // the command name may hold spaces and parentheses: fields count from after the last ')'
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ms = ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 /** USER_HZ: 100 on every Linux that Node supports. */
 const CLOCK_TICKS = 100;
