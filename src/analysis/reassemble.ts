@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { OpenedFile } from '../source/dir.js';
-import { EvidenceError, isEvidenceError, type EntryType, type Source } from '../source/types.js';
+import { EvidenceError, isEvidenceError, type EntryType, type Source, type Stat } from '../source/types.js';
 import { Crc64 } from '../store/crc64.js';
 import { Findings, type Severity } from '../store/findings.js';
 import { CappedFindings, type TarSplitEntry, type TarSplitFile } from '../store/tarsplit.js';
@@ -643,6 +643,10 @@ export interface WalkOptions {
   maxEntries?: number;
   /** Evidence path of the layer directory, for findings. */
   path?: string;
+  /** Called with every object's lstat answer as the walk meets it (verify sizes the layer from it). */
+  onStat?: (path: string, st: Stat) => void;
+  /** Called when the walk leaves something out: an unreadable directory or object, a depth or count bound. */
+  onIncomplete?: () => void;
 }
 
 /**
@@ -663,6 +667,7 @@ export function* walkLayerTree(src: Source, options: WalkOptions = {}): Generato
     } catch (e) {
       if (isProgrammingError(e)) throw e;
       findings?.add('error', 'reassemble.walk', `cannot list ${JSON.stringify(dir)}: ${errMessage(e)}`, options.path);
+      options.onIncomplete?.();
       continue;
     }
     const subdirs: string[] = [];
@@ -674,13 +679,16 @@ export function* walkLayerTree(src: Source, options: WalkOptions = {}): Generato
       } catch (e) {
         if (isProgrammingError(e)) throw e;
         findings?.add('error', 'reassemble.walk', `cannot stat ${JSON.stringify(p)}: ${errMessage(e)}`, options.path);
+        options.onIncomplete?.();
         continue;
       }
       if (!st) continue;
       if (++n > maxEntries) {
         findings?.add('error', 'reassemble.walk', `more than ${maxEntries} objects in the layer directory; listing stopped`, options.path);
+        options.onIncomplete?.();
         return;
       }
+      options.onStat?.(p, st);
       const t: TreeEntry = { path: p, type: st.type, size: st.size, rdevMajor: st.rdevMajor, rdevMinor: st.rdevMinor };
       if (st.type === 'dir') {
         try {
@@ -690,6 +698,7 @@ export function* walkLayerTree(src: Source, options: WalkOptions = {}): Generato
         }
         if (depth + 1 >= maxDepth) {
           findings?.add('warn', 'reassemble.walk', `${JSON.stringify(p)} is nested deeper than ${maxDepth}; not listed`, options.path);
+          options.onIncomplete?.();
         } else subdirs.push(p);
       }
       yield t;
