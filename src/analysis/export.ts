@@ -18,10 +18,11 @@
  */
 import nodeFs from 'node:fs';
 import nodePath from 'node:path';
-import { Transform, type Writable } from 'node:stream';
-import tarStream from 'tar-stream';
-import { isEvidenceError } from '../source/types.js';
+import type { Writable } from 'node:stream';
+import type { OpenedFile } from '../source/dir.js';
+import { isEvidenceError, type Source } from '../source/types.js';
 import type { MergedEntry, MergedFs } from './mergedfs.js';
+import { BINARY_PREFIX, encodeUstar, MAX_USTAR_ID, MAX_USTAR_TIME, paxBlocks, TarOutput, type UstarHeader } from './tarwriter.js';
 
 export type TarType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
 
@@ -120,90 +121,6 @@ function normaliseCapability(v: Buffer): Buffer {
 }
 
 // -------------------------------------------------------------------------------------------------
-// PAX, binary-safe
-
-/** `"%d %s=%s\n"` where the length counts itself (POSIX pax). */
-function paxRecord(key: string, value: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), value, Buffer.from('\n')]);
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len = String(len).length + body.length;
-  return Buffer.concat([Buffer.from(String(len), 'ascii'), body]);
-}
-
-/** Keys whose values are raw bytes (held as latin1 strings in the header object). */
-const BINARY_PREFIX = 'SCHILY.xattr.';
-/**
- * Largest uid/gid the ustar header carries here: tar-stream writes them with 6 octal digits
- * (`encodeOct(uid, 6)`) and turns anything larger into 777777 = 262143. Old hosts' files owned by
- * directory-service ids (e.g. 338377 in the docker-explorer archives) go to PAX instead.
- */
-const MAX_USTAR_ID = 0o777777;
-/** tar-stream encodes the ustar mtime through a 32-bit integer: later times go to PAX. */
-const MAX_USTAR_TIME = 0x7fffffff;
-
-/** An ASCII, ustar-encodable stand-in for a name a PAX record carries in full. */
-function ustarFallback(s: string | undefined, max: number): string | undefined {
-  if (!s) return s;
-  // eslint-disable-next-line no-control-regex
-  const ascii = s.replace(/[^\x20-\x7e]/g, '_');
-  return Buffer.byteLength(ascii) <= max ? ascii : ascii.slice(0, max);
-}
-
-function needsPax(h: { name: string; linkname?: string; uid: number; gid: number; mtime: number }): boolean {
-  const ascii = (s: string) => /^[\x00-\x7f]*$/.test(s);
-  if (!ascii(h.name) || (h.linkname && !ascii(h.linkname))) return true;
-  if (Buffer.byteLength(h.name) > 100) {
-    // ustar can split at a '/' into a 155-byte prefix and a 100-byte name.
-    const i = h.name.lastIndexOf('/', h.name.length - 2);
-    if (i <= 0 || i > 155 || h.name.length - i - 1 > 100) return true;
-  }
-  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return true;
-  return h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID || h.mtime < 0 || h.mtime > MAX_USTAR_TIME;
-}
-
-type PackInternals = {
-  _encode(header: Record<string, unknown>): void;
-  _encodePax?: (header: Record<string, unknown>) => void;
-  push(b: Buffer): boolean;
-};
-
-/**
- * tar-stream writes PAX values as UTF-8 text, which would alter a binary xattr value; this
- * replaces the pack's PAX encoder with one that writes values as bytes (and carries
- * uid/gid/mtime out of ustar range), then encodes the entry's own header with a ustar-safe name.
- */
-function installBinaryPax(pack: tarStream.Pack): boolean {
-  const p = pack as unknown as PackInternals;
-  if (typeof p._encodePax !== 'function' || typeof p._encode !== 'function') return false;
-  p._encodePax = function (this: PackInternals, header: Record<string, unknown>) {
-    const recs: Buffer[] = [];
-    const name = String(header.name ?? '');
-    const linkname = header.linkname ? String(header.linkname) : undefined;
-    const uid = Number(header.uid ?? 0);
-    const gid = Number(header.gid ?? 0);
-    const mtime = header.mtime instanceof Date ? Math.floor(header.mtime.getTime() / 1000) : 0;
-    recs.push(paxRecord('path', Buffer.from(name, 'utf8')));
-    if (linkname) recs.push(paxRecord('linkpath', Buffer.from(linkname, 'utf8')));
-    if (uid > MAX_USTAR_ID) recs.push(paxRecord('uid', Buffer.from(String(uid))));
-    if (gid > MAX_USTAR_ID) recs.push(paxRecord('gid', Buffer.from(String(gid))));
-    if (mtime < 0 || mtime > MAX_USTAR_TIME) recs.push(paxRecord('mtime', Buffer.from(String(mtime))));
-    const pax = (header.pax ?? {}) as Record<string, string>;
-    for (const k of Object.keys(pax).sort()) recs.push(paxRecord(k, Buffer.from(pax[k]!, k.startsWith(BINARY_PREFIX) ? 'latin1' : 'utf8')));
-    const body = Buffer.concat(recs);
-    const clampId = (n: number) => (n > MAX_USTAR_ID ? 0 : n);
-    const safeTime = mtime < 0 || mtime > MAX_USTAR_TIME ? new Date(0) : header.mtime;
-    const base = { mode: header.mode, uid: clampId(uid), gid: clampId(gid), mtime: safeTime };
-    const paxName = ustarFallback(`PaxHeaders/${name.replace(/\/$/, '').split('/').pop() ?? ''}`, 100)!;
-    this._encode({ ...base, name: paxName, type: 'pax-header', size: body.length });
-    this.push(body);
-    const pad = (512 - (body.length % 512)) % 512;
-    if (pad) this.push(Buffer.alloc(pad));
-    this._encode({ ...header, ...base, pax: undefined, name: ustarFallback(name, 100), linkname: ustarFallback(linkname, 100) });
-  };
-  return true;
-}
-
-// -------------------------------------------------------------------------------------------------
 // Writing
 
 export interface ExportSummary {
@@ -216,77 +133,73 @@ export interface ExportSummary {
   problems: string[];
 }
 
-function waitDrain(out: Writable): Promise<void> {
-  if (!out.writableNeedDrain) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('error', fail);
-      out.off('close', done);
-      resolve();
-    };
-    const fail = (e: Error) => {
-      out.off('drain', done);
-      out.off('close', done);
-      reject(e);
-    };
-    out.once('drain', done);
-    out.once('close', done);
-    out.once('error', fail);
-  });
+function needsPax(h: { name: string; linkname?: string; uid: number; gid: number; mtime: number }): boolean {
+  // eslint-disable-next-line no-control-regex
+  const ascii = (s: string) => /^[\x00-\x7f]*$/.test(s);
+  if (!ascii(h.name) || (h.linkname && !ascii(h.linkname))) return true;
+  if (Buffer.byteLength(h.name) > 100) {
+    // ustar can split at a '/' into a 155-byte prefix and a 100-byte name.
+    const i = h.name.lastIndexOf('/', h.name.length - 2);
+    if (i <= 0 || i > 155 || h.name.length - i - 1 > 100) return true;
+  }
+  if (h.linkname && Buffer.byteLength(h.linkname) > 100) return true;
+  return h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID || h.mtime < 0 || h.mtime > MAX_USTAR_TIME;
 }
 
-type EntryHeader = Partial<tarStream.Header> & { name: string; pax?: Record<string, string> };
+/** tar-stream's pack defaults, kept so the bytes stay what they were: mode 0 became 0644 / 0755. */
+const DMODE = 0o755;
+const FMODE = 0o644;
 
-/** The part of tar-stream's entry sink (a streamx Writable) used here. */
-interface SinkLike {
-  write(b: Buffer): boolean;
-  end(): unknown;
-  once(ev: 'drain' | 'close', f: () => void): unknown;
-  off(ev: 'drain' | 'close', f: () => void): unknown;
-}
-
-function entryHeader(x: ExportEntry): EntryHeader {
-  const h: EntryHeader = {
+/** The ustar header of an entry (pack's defaults applied) and its PAX records, when it needs some. */
+function entryHeader(x: Omit<ExportEntry, 'entry'>): { h: UstarHeader; pax?: Record<string, Buffer> } {
+  const size = x.type === 'symlink' ? 0 : x.size;
+  const h: UstarHeader = {
     name: x.name,
     type: x.type,
-    mode: x.mode,
+    mode: x.mode || (x.type === 'directory' ? DMODE : FMODE),
     uid: x.uid,
     gid: x.gid,
-    size: x.size,
-    mtime: new Date(x.mtime * 1000),
+    size,
+    // Through a Date as before: a time out of Date's range is NaN (written as 0).
+    mtimeMs: new Date(x.mtime * 1000).getTime(),
     linkname: x.linkname,
     devmajor: x.devmajor,
     devminor: x.devminor,
   };
-  const pax: Record<string, string> = {};
-  if (x.capability) pax[`${BINARY_PREFIX}security.capability`] = x.capability.toString('latin1');
-  if (Object.keys(pax).length || needsPax({ name: x.name, linkname: x.linkname, uid: x.uid, gid: x.gid, mtime: x.mtime })) h.pax = pax;
-  return h;
+  if (x.capability) return { h, pax: { [`${BINARY_PREFIX}security.capability`]: x.capability } };
+  if (needsPax({ name: x.name, linkname: x.linkname, uid: x.uid, gid: x.gid, mtime: x.mtime })) return { h, pax: {} };
+  return { h };
 }
 
-/** Writes exactly `size` bytes of the file into the entry: cut if it grew, zero-padded if short or unreadable. */
-async function writeBody(view: MergedFs, x: ExportEntry, sink: SinkLike, problems: string[]): Promise<number> {
+/** The header block(s) writeExport writes for an entry: ustar, or PAX records then ustar. */
+export function headerBytes(x: Omit<ExportEntry, 'entry'>): Buffer {
+  const { h, pax } = entryHeader(x);
+  if (!pax) {
+    const b = Buffer.alloc(512);
+    if (encodeUstar(b, 0, h)) return b;
+  }
+  return paxBlocks(h, pax ?? {});
+}
+
+/** Writes an entry's header block(s) at the output's position. */
+async function writeHeader(out: TarOutput, x: ExportEntry): Promise<void> {
+  const { h, pax } = entryHeader(x);
+  if (!pax) {
+    await out.reserve(512);
+    if (encodeUstar(out.buffer, out.pos, h)) {
+      out.pos += 512;
+      return;
+    }
+  }
+  await out.put(paxBlocks(h, pax ?? {}));
+}
+
+/**
+ * Streams a file's bytes through the Source (the slow path: tar evidence, or a file the quick
+ * open refused). Writes exactly `size` bytes: cut if it grew, zero-padded if short or unreadable.
+ */
+async function writeBodyStream(view: MergedFs, x: ExportEntry, out: TarOutput, problems: string[]): Promise<number> {
   let written = 0;
-  if (x.size === 0) return 0;
-  const put = async (b: Buffer) => {
-    if (b.length === 0) return;
-    if (!sink.write(b))
-      await new Promise<void>((resolve, reject) => {
-        // A sink destroyed under us (the reader went away) never drains: give up instead.
-        const onDrain = () => {
-          sink.off('close', onClose);
-          resolve();
-        };
-        const onClose = () => {
-          sink.off('drain', onDrain);
-          reject(new Error('tar entry closed'));
-        };
-        sink.once('drain', onDrain);
-        sink.once('close', onClose);
-      });
-    written += b.length;
-  };
   try {
     const stream = view.open(x.entry);
     try {
@@ -297,159 +210,122 @@ async function writeBody(view: MergedFs, x: ExportEntry, sink: SinkLike, problem
           problems.push(`${x.entry.path}: longer than its recorded ${x.size} bytes; cut`);
           break;
         }
-        await put(b.length > room ? b.subarray(0, room) : b);
+        const take = b.length > room ? b.subarray(0, room) : b;
+        await out.put(take);
+        written += take.length;
       }
     } finally {
       (stream as { destroy?: () => void }).destroy?.();
     }
   } catch (e) {
+    if (out.failed) throw out.failed;
     if (!isEvidenceError(e) && !(e instanceof Error && 'code' in e)) throw e;
     problems.push(`${x.entry.path}: content unreadable after ${written} bytes (${(e as Error).message}); zero-filled`);
   }
   if (written < x.size) {
     if (!problems.some((p) => p.startsWith(`${x.entry.path}:`))) problems.push(`${x.entry.path}: ${x.size - written} bytes short of its recorded size; zero-filled`);
-    const zero = Buffer.alloc(Math.min(1 << 16, x.size - written));
-    while (written < x.size) await put(zero.subarray(0, Math.min(zero.length, x.size - written)));
+    await out.zeros(x.size - written);
   }
   return written;
 }
 
+/** What a Source may offer for reading many files in a row (DirSource does). */
+type FastSource = Source & { openRegular?(p: string): OpenedFile | undefined };
+
 /**
- * Files up to this size are read with one synchronous read through the Source (no fs.ReadStream,
- * whose set-up and 1 MiB read buffer cost more than the bytes of a small file) and handed to the
- * pack as one buffer. Larger files, and any small file the quick read cannot take, are streamed.
+ * Files up to this size are read with one read() straight into the output buffer, behind their
+ * header; larger ones are read in output-buffer-sized pieces.
  */
 const SMALL_FILE = 256 * 1024;
 
 /**
- * A small file's exact `size` bytes in one buffer, or undefined to take the streaming path (which
- * reports growth, shortness and read errors as it always has). The bound is the recorded size, so
- * a file of that size is read with one read() (a short read at the size ends it) and one that grew
- * is refused (ETOOBIG) and streamed, where the cut is reported.
+ * The fast path for a regular file: opened once through the Source (no path walk, no lstat), read
+ * into the output buffer. Returns the bytes written, or undefined when it could not be opened this
+ * way (nothing written; the caller streams it). Growth, shortness and read errors are reported as
+ * the streaming path reports them.
  */
-function readSmall(view: MergedFs, x: ExportEntry): Buffer | undefined {
-  let b: Buffer;
+async function writeBodyFast(view: MergedFs, x: ExportEntry, out: TarOutput, problems: string[]): Promise<number | undefined> {
+  const d = view.dataOf(x.entry);
+  const src = view.layers[d.layer]?.src as FastSource | undefined;
+  if (!src?.openRegular) return undefined;
+  let f: OpenedFile | undefined;
   try {
-    b = view.readFile(x.entry, x.size);
+    f = src.openRegular(d.rel);
   } catch (e) {
     if (!isEvidenceError(e) && !(e instanceof Error && 'code' in e)) throw e;
     return undefined;
   }
-  return b.length === x.size ? b : undefined;
-}
-
-/** Chunks the pack emits are gathered up to this size before they are written. */
-const BATCH = 256 * 1024;
-
-/**
- * Coalesces the pack's output: it pushes a header, a body and its padding separately, so a small
- * file cost three writes (three syscalls on a pipe, where stdout writes are synchronous). Chunks
- * of a batch's size or more pass through as they are.
- */
-function batcher(): Transform {
-  let buf: Buffer | undefined;
-  let used = 0;
-  const flush = (t: Transform) => {
-    if (buf && used > 0) t.push(used === buf.length ? buf : buf.subarray(0, used));
-    buf = undefined;
-    used = 0;
-  };
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (chunk.length >= BATCH) {
-        flush(this);
-        this.push(chunk);
-        return cb();
+  if (!f) return undefined;
+  let written = 0;
+  try {
+    if (x.size <= SMALL_FILE) {
+      // One read of size + 1 into the buffer: a short read at the size is end of file.
+      await out.reserve(x.size + 1);
+      let n: number;
+      try {
+        n = f.read(out.buffer, out.pos, x.size + 1);
+      } catch {
+        return undefined; // the streaming path reads it again and reports what it finds
       }
-      if (buf && used + chunk.length > buf.length) flush(this);
-      buf ??= Buffer.allocUnsafe(BATCH);
-      chunk.copy(buf, used);
-      used += chunk.length;
-      if (used === buf.length) flush(this);
-      cb();
-    },
-    flush(cb) {
-      flush(this);
-      cb();
-    },
-  });
+      if (n !== x.size) return undefined;
+      out.pos += n;
+      return n;
+    }
+    for (;;) {
+      if (out.room === 0) await out.flush();
+      const want = Math.min(out.room, x.size - written);
+      if (want === 0) break;
+      let n: number;
+      try {
+        n = f.read(out.buffer, out.pos, want);
+      } catch (e) {
+        problems.push(`${x.entry.path}: content unreadable after ${written} bytes (${(e as Error).message}); zero-filled`);
+        break;
+      }
+      if (n === 0) break;
+      out.pos += n;
+      written += n;
+    }
+    if (written === x.size) {
+      const probe = Buffer.allocUnsafe(1);
+      let more = 0;
+      try {
+        more = f.read(probe, 0, 1);
+      } catch {
+        more = 0;
+      }
+      if (more > 0) problems.push(`${x.entry.path}: longer than its recorded ${x.size} bytes; cut`);
+    }
+  } finally {
+    f.close();
+  }
+  if (written < x.size) {
+    if (!problems.some((p) => p.startsWith(`${x.entry.path}:`))) problems.push(`${x.entry.path}: ${x.size - written} bytes short of its recorded size; zero-filled`);
+    await out.zeros(x.size - written);
+  }
+  return written;
 }
 
-/** Streams the merged view as a tar into `out` (which is ended). */
+/** Streams the merged view as a tar into `out` (which is ended, unless it is process.stdout). */
 export async function writeExport(view: MergedFs, out: Writable): Promise<ExportSummary> {
   const summary: ExportSummary = { entries: 0, files: 0, bytes: 0, hardlinks: 0, skipped: [], problems: [] };
-  const pack = tarStream.pack();
-  if (!installBinaryPax(pack)) summary.problems.push('tar-stream internals changed: binary xattr values may be altered');
-  let failed: Error | undefined;
-  const batch = batcher();
-  let finished = false;
-  const ended = new Promise<void>((resolve, reject) => {
-    out.on('error', (e) => {
-      failed = e;
-      batch.destroy();
-      reject(e);
-    });
-    out.on('finish', () => {
-      finished = true;
-      resolve();
-    });
-    // Closed before it finished (the reader went away): the pack must stop too.
-    out.on('close', () => {
-      if (!finished) batch.destroy();
-    });
-  });
-  ended.catch(() => undefined);
-  // A reader that goes away (EPIPE) destroys the batcher, the pack and its entry sinks: their
-  // errors are reported once, as `out`'s, not as unhandled events.
-  pack.on('error', () => undefined);
-  batch.on('error', () => undefined);
-  pack.pipe(batch as unknown as NodeJS.WritableStream);
-  batch.pipe(out as unknown as NodeJS.WritableStream);
+  const tar = new TarOutput(out);
   for (const x of exportPlan(view, summary.skipped)) {
-    if (failed) break;
-    const header = entryHeader(x);
-    const small = x.type === 'file' && x.size > 0 && x.size <= SMALL_FILE ? readSmall(view, x) : undefined;
-    if (small) {
-      try {
-        await new Promise<void>((resolve, reject) => pack.entry(header, small, (err) => (err ? reject(err) : resolve())).on('error', () => undefined));
-      } catch (e) {
-        if (failed) break;
-        throw e;
-      }
-      summary.bytes += small.length;
-      summary.files++;
-    } else if (x.type === 'file') {
-      // A regular-file sink waits for end(), even when empty.
-      let settle!: (err?: Error | null) => void;
-      const done = new Promise<void>((resolve, reject) => {
-        settle = (err) => (err ? reject(err) : resolve());
-      });
-      const sink = pack.entry(header, (err) => settle(err)) as unknown as SinkLike & { on(ev: 'error', f: () => void): unknown };
-      sink.on('error', () => undefined);
-      try {
-        summary.bytes += await writeBody(view, x, sink, summary.problems);
-        sink.end();
-        await done;
-      } catch (e) {
-        if (failed) break;
-        throw e;
+    if (tar.failed) throw tar.failed;
+    await writeHeader(tar, x);
+    if (x.type === 'file') {
+      if (x.size > 0) {
+        // Nothing is written past the header when the fast path declines.
+        const fast = await writeBodyFast(view, x, tar, summary.problems);
+        summary.bytes += fast ?? (await writeBodyStream(view, x, tar, summary.problems));
+        await tar.padTo512(x.size);
       }
       summary.files++;
-    } else {
-      try {
-        await new Promise<void>((resolve, reject) => pack.entry(header, (err) => (err ? reject(err) : resolve())).on('error', () => undefined));
-      } catch (e) {
-        if (failed) break;
-        throw e;
-      }
-      if (x.type === 'link') summary.hardlinks++;
-    }
+    } else if (x.type === 'link') summary.hardlinks++;
     summary.entries++;
-    await waitDrain(out);
   }
-  if (failed) throw failed;
-  pack.finalize();
-  await ended;
+  await tar.zeros(1024);
+  await tar.end(out === process.stdout);
   summary.problems.push(...view.notes);
   return summary;
 }

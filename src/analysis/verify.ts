@@ -1,5 +1,6 @@
 import { chainIDOf } from '../model/chainid.js';
 import type { ImageNode, LayerNode, Model } from '../model/graph.js';
+import type { Stat } from '../source/types.js';
 import { Findings } from '../store/findings.js';
 import { openTarSplit } from '../store/tarsplit.js';
 import { treeStats } from './dirsize.js';
@@ -158,16 +159,29 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
     const diff = content.path;
     // A full tree holds the parents' files too: only a base layer's size and extras are its own.
     const ownTree = !content.fullTree || !r.parent;
-    const stats = ownTree ? treeStats(model.src, diff, f) : { size: 0, truncated: false };
+    const sizeCheck = (stats: { size: number; truncated: boolean }): Check =>
+      stats.truncated
+        ? { check: 'size', status: 'unchecked', detail: 'tree too large to size' }
+        : stats.size === r.size
+          ? { check: 'size', status: 'ok', detail: `${r.size} bytes` }
+          : { check: 'size', status: 'mismatch', detail: `layerdb says ${r.size} bytes, ${diff} holds ${stats.size}` };
+    // The size (directory.Size of the dir) and the extras check after re-hashing walk the same tree:
+    // when the content is re-hashed, the size comes from the extras walk (one lstat per object, not
+    // two). If that walk leaves anything out or does not run to its end, treeStats walks the tree as
+    // before, with its findings, before the layer's own findings are added (the order they had).
+    const hashes = ownTree && !opts.noContent && r.hasTarSplit && (!!r.diffID || legacy) && isDir(model, diff);
+    const sized = hashes ? new WalkSize() : undefined;
+    const sizeAt = checks.length;
+    const finishSize = (): void => {
+      if (!sized || sized.settled) return;
+      sized.settled = true;
+      const stats = sized.usable() ? { size: sized.size, truncated: false } : treeStats(model.src, diff, f);
+      if (r.size !== undefined) checks.splice(sizeAt, 0, sizeCheck(stats));
+    };
+    const stats = ownTree && !sized ? treeStats(model.src, diff, f) : { size: 0, truncated: false };
     if (r.size === undefined) checks.push({ check: 'size', status: 'unchecked', detail: 'size file unusable' });
     else if (!ownTree) na('size', `n/a (${store.driver} keeps each layer as the whole image up to it: a layer's own size cannot be measured in its dir)`);
-    else if (stats.truncated) checks.push({ check: 'size', status: 'unchecked', detail: 'tree too large to size' });
-    else
-      checks.push(
-        stats.size === r.size
-          ? { check: 'size', status: 'ok', detail: `${r.size} bytes` }
-          : { check: 'size', status: 'mismatch', detail: `layerdb says ${r.size} bytes, ${diff} holds ${stats.size}` },
-      );
+    else if (!sized) checks.push(sizeCheck(stats));
     // overlay2 bookkeeping: link ↔ l/ ↔ dir, lower = parent's link + parent's lower.
     if (home === 'overlay2' || home === 'fuse-overlayfs') {
       if (!dir.link) checks.push({ check: 'link', status: 'missing', detail: `${home}/${dir.id}/link missing or invalid` });
@@ -218,7 +232,7 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
           findings: lf,
           path: diff,
           whiteouts: content.whiteouts,
-          tree: ownTree ? walkLayerTree(files, { findings: lf, path: diff }) : undefined,
+          tree: ownTree ? (sized ? sized.walk(walkLayerTree(files, { findings: lf, path: diff, onStat: (_p, st) => sized.add(st), onIncomplete: () => sized.incomplete() })) : walkLayerTree(files, { findings: lf, path: diff })) : undefined,
           expectedDiffID: r.diffID,
         });
         v.computedDiffID = h.diffID;
@@ -242,12 +256,62 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
           checks.push({ check: 'content', status: 'mismatch', detail: `diffID matches, but ${bad} entries differ in ways the hash cannot see (empty files, extras)` });
         else if (!h.complete && bad === 0) checks.push({ check: 'content', status: 'unchecked', detail: 'tar-split could not be read to the end' });
         else checks.push({ check: 'content', status: 'mismatch', detail: `reassembled layer hashes to ${h.diffID}; ${bad} entries differ` });
+        finishSize();
         for (const x of lf.list) f.list.push(x);
       }
     }
+    finishSize();
   }
   v.status = worst(checks.map((c) => c.status));
   return v;
+}
+
+function isDir(model: Model, path: string): boolean {
+  try {
+    return model.src.lstat(path)?.type === 'dir';
+  } catch {
+    return false;
+  }
+}
+
+/** treeStats' bound on objects: past it the size is a lower bound ("tree too large to size"). */
+const TREE_MAX_ENTRIES = 5_000_000;
+
+/**
+ * A layer's size (Docker's directory.Size: Lstat sizes of non-directories, each hard-linked inode
+ * once, as treeStats sums it) gathered from the extras walk's lstat answers. Usable only when that
+ * walk met every object: it ran to its end and nothing was unreadable or over a bound.
+ */
+class WalkSize {
+  size = 0;
+  entries = 0;
+  settled = false;
+  private finished = false;
+  private complete = true;
+  private readonly seen = new Set<string>();
+
+  add(st: Stat): void {
+    this.entries++;
+    if (st.type === 'dir') return;
+    if (st.nlink <= 1 || !this.seen.has(st.inode)) {
+      if (st.nlink > 1) this.seen.add(st.inode);
+      this.size += st.size;
+    }
+  }
+
+  incomplete(): void {
+    this.complete = false;
+  }
+
+  usable(): boolean {
+    return this.finished && this.complete && this.entries <= TREE_MAX_ENTRIES;
+  }
+
+  /** Passes a walk through, noting whether its consumer took it to the end. */
+  *walk<T>(it: Iterable<T>): Generator<T> {
+    yield* it;
+    this.finished = true;
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -436,4 +437,37 @@ test('overlay: an opaque dir the tar-split does not mark is extra; a marked dir 
     [['./data/.wh..wh..opq', 'data', 'modified', 'directory is no longer marked opaque']],
   );
   assert.deepEqual(r.extras, [{ path: 'opq', type: 'dir', tarName: 'opq/.wh..wh..opq' }]);
+});
+
+test('the one-open fast path reports exactly what lstat + read report, and never follows or blocks', async () => {
+  const dir = await extractTree('pax');
+  const big = fs.readFileSync(path.join(dir, 'data/big.bin'));
+  big[39_999] ^= 0x01;
+  fs.writeFileSync(path.join(dir, 'data/big.bin'), big);
+  fs.truncateSync(path.join(dir, 'data/block512'), 511);
+  fs.rmSync(path.join(dir, 'data/one'));
+  fs.symlinkSync('../etc/hard', path.join(dir, 'data/one')); // a swapped-in link is not followed
+  fs.appendFileSync(path.join(dir, 'etc/hard'), 'MORE');
+  fs.rmSync(path.join(dir, 'opq/kept'));
+  execFileSync('mkfifo', [path.join(dir, 'opq/kept')]); // opening it must not hang
+  const src = new DirSource(dir);
+  const fast = layerFilesFromSource(src);
+  assert.equal(typeof fast.openRegular, 'function', 'a DirSource offers the fast path');
+  const slow: LayerFiles = { ...fast, openRegular: undefined };
+  const run = async (files: LayerFiles) => {
+    const findings = new Findings();
+    const r = await drain(reassemble(entriesOf('pax'), files, { findings, whiteouts: 'literal', tree: walkLayerTree(src), keepOk: true }));
+    return { data: r.data, summary: r.summary, findings: findings.list };
+  };
+  const a = await run(fast);
+  const b = await run(slow);
+  assert.ok(a.data.equals(b.data), 'same bytes');
+  assert.deepEqual(a.summary, b.summary);
+  assert.deepEqual(a.findings, b.findings);
+  const status = Object.fromEntries(a.summary.files.map((f) => [f.path, f.status]));
+  assert.equal(status['data/big.bin'], 'modified');
+  assert.equal(status['data/block512'], 'truncated');
+  assert.equal(status['data/one'], 'replaced');
+  assert.equal(status['etc/hard'], 'grown');
+  assert.equal(status['opq/kept'], 'replaced');
 });
