@@ -7,11 +7,10 @@
  * encoded in place, a small file's body is read by the caller straight behind it, and the buffer
  * goes to the output when full: one write per MiB, whatever the number of files.
  *
- * The output must stay byte-identical to what tar-stream 3.x wrote (tests compare both, and the
- * oracle tests compare the entries with `docker export`), so `encodeUstar` is a port of
- * tar-stream's `headers.encode` (same octal widths, same 777777 clamp, same base-256 sizes, same
- * ustar prefix split at the first '/', same refusal of non-ASCII names), and `paxBlocks` is the
- * binary-safe PAX encoding export installed into tar-stream's pack before.
+ * The bytes are those export wrote through tar-stream before (test/analysis/tarwriter.test.ts
+ * compares the two header for header; the oracle tests compare the entries with `docker export`):
+ * ustar headers with 6-digit octal ids and modes, 11-digit sizes and times, the name split into
+ * prefix and name at a '/', and the binary-safe PAX form of `paxBlocks` for what ustar cannot hold.
  */
 import type { Writable } from 'node:stream';
 
@@ -25,11 +24,10 @@ const TYPEFLAG: Record<TarTypeName, number> = {
   'block-device': 0x34,
   directory: 0x35,
   fifo: 0x36,
-  // tar-stream: '0' + 72
-  'pax-header': 0x78,
+  'pax-header': 0x78, // 'x'
 };
 
-/** A header as tar-stream's pack saw it after its defaults (size 0 for symlinks, mode 0 → 0644/0755). */
+/** One entry's header, defaults applied by the caller (size 0 for symlinks, mode 0 → 0644/0755). */
 export interface UstarHeader {
   name: string;
   type: TarTypeName;
@@ -44,32 +42,33 @@ export interface UstarHeader {
   devminor?: number;
 }
 
-const ZEROS = '0000000000000000000';
-const SEVENS = '7777777777777777777';
 /** "ustar\0" and version "00". */
 const MAGIC = Buffer.from('ustar\u000000', 'latin1');
 
-/** 8^n for the field widths used (6 and 11 digits). */
-const OCT_LIMIT: Record<number, number> = { 6: 8 ** 6, 11: 8 ** 11 };
-
-/** tar-stream encodeOct: n octal digits and a space; a value too wide becomes all sevens. */
-function writeOct(buf: Buffer, off: number, val: number, n: number): void {
-  if (Number.isInteger(val) && val >= 0 && val < OCT_LIMIT[n]!) {
-    // The common case without a string: digits from the right, zero-padded.
-    buf[off + n] = 0x20;
-    for (let i = n - 1; i >= 0; i--) {
-      buf[off + i] = 0x30 + (val % 8);
-      val = Math.floor(val / 8);
-    }
-    return;
+/**
+ * A numeric field: `digits` octal digits, zero-padded, then a space (the NUL after it is the
+ * header's zero fill). A value too large for the digits is written as the largest they hold, all
+ * sevens, which readers take as "too large" rather than a wrapped number; export moves such values
+ * into PAX records before it gets here.
+ */
+function putOctal(buf: Buffer, at: number, value: number, digits: number): void {
+  let v = Number.isSafeInteger(value) && value >= 0 ? value : 0;
+  const clamp = v >= 8 ** digits;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = clamp ? 0x37 : 0x30 + (v % 8);
+    v = Math.floor(v / 8);
   }
-  const s = val.toString(8);
-  buf.write(s.length > n ? SEVENS.slice(0, n) + ' ' : ZEROS.slice(0, n - s.length) + s + ' ', off, 'latin1');
+  buf[at + digits] = 0x20;
 }
 
-/** Writes an ASCII string's bytes (callers checked it is ASCII). */
-function writeAscii(buf: Buffer, off: number, s: string): void {
-  for (let i = 0; i < s.length; i++) buf[off + i] = s.charCodeAt(i);
+/** A size past eleven octal digits (8 GiB): base-256, a 0x80 marker byte then big-endian. */
+function putBase256(buf: Buffer, at: number, value: number, width: number): void {
+  buf[at] = 0x80;
+  let v = value;
+  for (let i = at + width - 1; i > at; i--) {
+    buf[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
 }
 
 function isAscii(s: string): boolean {
@@ -78,50 +77,41 @@ function isAscii(s: string): boolean {
 }
 
 /**
- * Writes the 512-byte ustar header of `h` at `buf[off]` and returns true, or returns false
- * (leaving those bytes undefined) where tar-stream's `headers.encode` returned null: a name that
- * is not ASCII or cannot be split into a 155-byte prefix and a 100-byte name, a linkname over
- * 100 bytes. The caller then writes the PAX form.
+ * Writes the 512-byte ustar header of `h` at `buf[off]` and returns true, or returns false (those
+ * bytes then undefined) when ustar cannot hold it: a name that is not ASCII, or longer than 100
+ * bytes with no '/' that leaves at most 100 after it and at most 155 before it, or a link target
+ * over 100 bytes. The caller then writes the PAX form.
  */
 export function encodeUstar(buf: Buffer, off: number, h: UstarHeader): boolean {
-  let name = h.name;
-  if (!isAscii(name)) return false;
-  let prefix = '';
-  while (name.length > 100) {
-    const i = name.indexOf('/');
-    if (i === -1) return false;
-    prefix += prefix ? '/' + name.slice(0, i) : name.slice(0, i);
-    name = name.slice(i + 1);
+  const full = h.name;
+  if (!isAscii(full)) return false;
+  // the first '/' that leaves a name of at most 100 characters after it splits off the prefix
+  let cut = -1;
+  while (full.length - cut - 1 > 100) {
+    cut = full.indexOf('/', cut + 1);
+    if (cut < 0) return false;
   }
-  if (prefix.length > 155) return false;
+  if (cut > 155) return false;
   if (h.linkname && Buffer.byteLength(h.linkname) > 100) return false;
   buf.fill(0, off, off + 512);
-  writeAscii(buf, off, name);
-  writeOct(buf, off + 100, h.mode & 0o7777, 6);
-  writeOct(buf, off + 108, h.uid, 6);
-  writeOct(buf, off + 116, h.gid, 6);
-  const size = h.size;
-  if (size.toString(8).length > 11) {
-    // base-256, as tar-stream's encodeSizeBin
-    buf[off + 124] = 0x80;
-    let num = size;
-    for (let i = 11; i > 0; i--) {
-      buf[off + 124 + i] = num & 0xff;
-      num = Math.floor(num / 0x100);
-    }
-  } else writeOct(buf, off + 124, size, 11);
-  writeOct(buf, off + 136, (h.mtimeMs / 1000) | 0, 11);
+  buf.write(full.slice(cut + 1), off, 'latin1');
+  putOctal(buf, off + 100, h.mode & 0o7777, 6);
+  putOctal(buf, off + 108, h.uid, 6);
+  putOctal(buf, off + 116, h.gid, 6);
+  if (h.size >= 8 ** 11) putBase256(buf, off + 124, h.size, 12);
+  else putOctal(buf, off + 124, h.size, 11);
+  putOctal(buf, off + 136, (h.mtimeMs / 1000) | 0, 11);
   buf[off + 156] = TYPEFLAG[h.type];
   if (h.linkname) buf.write(h.linkname, off + 157, 'utf8');
-  // "ustar\0" "00"
   buf.set(MAGIC, off + 257);
-  writeOct(buf, off + 329, h.devmajor || 0, 6);
-  writeOct(buf, off + 337, h.devminor || 0, 6);
-  if (prefix) writeAscii(buf, off + 345, prefix);
-  let sum = 8 * 32;
+  putOctal(buf, off + 329, h.devmajor || 0, 6);
+  putOctal(buf, off + 337, h.devminor || 0, 6);
+  if (cut > 0) buf.write(full.slice(0, cut), off + 345, 'latin1');
+  // the checksum counts its own field as eight spaces
+  let sum = 8 * 0x20;
   for (let i = off; i < off + 148; i++) sum += buf[i]!;
   for (let i = off + 156; i < off + 512; i++) sum += buf[i]!;
-  writeOct(buf, off + 148, sum, 6);
+  putOctal(buf, off + 148, sum, 6);
   return true;
 }
 
