@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { TarReader, type TarHeader, type TarSink } from './tar-parse.js';
-import { splitPath } from './paths.js';
-import { resolvePath, type RawTree } from './resolve.js';
+import { MAX_SYMLINK_HOPS, resolveLinkTarget, splitPath } from './paths.js';
+import type { RawTree } from './resolve.js';
 import { limits } from './limits.js';
 import { EvidenceError, isEvidenceError, type EntryType, type Source, type Stat } from './types.js';
 
@@ -448,7 +448,7 @@ async function* gunzipFile(file: string, note: GzipNote): AsyncGenerator<Buffer>
         }
       } else {
         const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
-        const raw = fs.createReadStream(file, { start: dataPos, highWaterMark: 1 << 16 });
+        const raw = fs.createReadStream(file, { start: dataPos, highWaterMark: 1 << 20 });
         raw.on('error', (e) => inflate.destroy(e));
         raw.pipe(inflate);
         try {
@@ -922,10 +922,14 @@ export class TarSource implements Source {
   readonly label: string;
   readonly location: string;
 
+  private rootSlot: number | undefined;
+
   private constructor(
     private readonly tree: TarTree,
     private readonly base: string[],
+    rootSlot?: number,
   ) {
+    this.rootSlot = rootSlot;
     this.location = '/' + base.join('/');
     this.label = base.length ? `${tree.file}:${base.join('/')}` : tree.file;
   }
@@ -941,34 +945,77 @@ export class TarSource implements Source {
     return this.tree.problems;
   }
 
-  private resolve(p: string, followLast: boolean) {
-    return resolvePath(this.tree, this.base, p, followLast);
+  /**
+   * resolvePath (resolve.ts) over the index's slots: the same walk, symlink rules and errors, but
+   * each component is one child lookup, and a Stat is built only for the entry asked about.
+   */
+  private resolve(p: string, followLast: boolean): { parts: string[]; slot: number } {
+    const tree = this.tree;
+    const s = tree.s;
+    const base = this.base;
+    let pending = splitPath(p);
+    const done: string[] = [];
+    let hops = 0;
+    let cur = this.baseSlot();
+    while (pending.length > 0) {
+      const name = pending[0]!;
+      const rest = pending.slice(1);
+      const c = cur >= 0 ? s.child(cur, name) : -1;
+      if (c < 0) return { parts: rest.length > 0 ? [...base, ...done, ...pending] : [...base, ...done, name], slot: -1 };
+      const isLast = rest.length === 0;
+      const kind = s.kind[c]!;
+      if (kind === SYMLINK && (!isLast || followLast)) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new EvidenceError('ELOOP', p, 'too many levels of symbolic links');
+        const target = resolveLinkTarget(done, s.extra.get(c)?.linkTarget ?? '', p);
+        pending = [...target, ...rest];
+        done.length = 0;
+        cur = this.baseSlot();
+        continue;
+      }
+      if (!isLast && kind !== DIR) throw new EvidenceError('ENOTDIR', p);
+      done.push(name);
+      pending = rest;
+      cur = c;
+      if (isLast) return { parts: [...base, ...done], slot: c };
+    }
+    return { parts: [...base, ...done], slot: cur };
   }
 
-  /** The slot `p` resolves to, or -1. */
-  private slot(p: string, followLast: boolean): number {
-    const { parts, st } = this.resolve(p, followLast);
-    return st ? this.tree.lookup(parts) : -1;
+  /** The slot of this view's root (it existed when the view was made; -1 never happens in practice). */
+  private baseSlot(): number {
+    if (this.rootSlot === undefined) this.rootSlot = this.base.length ? this.tree.lookup(this.base) : 0;
+    return this.rootSlot;
+  }
+
+  private statAt(r: { parts: string[]; slot: number }): Stat | undefined {
+    return r.slot >= 0 ? this.tree.s.stat(r.slot, r.parts.join('/')) : undefined;
   }
 
   lstat(p: string): Stat | undefined {
-    return this.resolve(p, false).st;
+    return this.statAt(this.resolve(p, false));
   }
 
   stat(p: string): Stat | undefined {
-    return this.resolve(p, true).st;
+    return this.statAt(this.resolve(p, true));
   }
 
   readdir(p: string): string[] | undefined {
-    const s = this.slot(p, true);
+    const s = this.resolve(p, true).slot;
     if (s < 0) return undefined;
     if (this.tree.s.kind[s] !== DIR) throw new EvidenceError('ENOTDIR', p);
     return this.tree.s.listing(s).sort();
   }
 
   readFile(p: string, limit: number): Buffer {
-    const s = this.slot(p, true);
-    if (s < 0) throw new EvidenceError('ENOENT', p);
+    const b = this.readFileIfPresent(p, limit);
+    if (b === undefined) throw new EvidenceError('ENOENT', p);
+    return b;
+  }
+
+  /** readFile, but absence is an answer (undefined) rather than an exception: most optional files are absent. */
+  readFileIfPresent(p: string, limit: number): Buffer | undefined {
+    const s = this.resolve(p, true).slot;
+    if (s < 0) return undefined;
     const kind = this.tree.s.kind[s]!;
     if (kind === DIR) throw new EvidenceError('EISDIR', p);
     if (kind !== FILE) throw new EvidenceError('EIO', p, `not a regular file (${TYPE_NAME[kind]})`);
@@ -984,7 +1031,7 @@ export class TarSource implements Source {
   }
 
   createReadStream(p: string): Readable {
-    const s = this.slot(p, true);
+    const s = this.resolve(p, true).slot;
     if (s < 0) throw new EvidenceError('ENOENT', p);
     const kind = this.tree.s.kind[s]!;
     if (kind !== FILE) throw new EvidenceError('EIO', p, `not a regular file (${TYPE_NAME[kind]})`);
@@ -994,14 +1041,14 @@ export class TarSource implements Source {
   }
 
   xattrs(p: string): Map<string, Buffer> {
-    const s = this.slot(p, false);
+    const s = this.resolve(p, false).slot;
     return (s >= 0 ? this.tree.s.extra.get(s)?.xattrs : undefined) ?? new Map();
   }
 
   sub(p: string): Source {
-    const { parts, st } = this.resolve(p, true);
-    if (!st) throw new EvidenceError('ENOENT', p);
-    if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
-    return new TarSource(this.tree, parts);
+    const { parts, slot } = this.resolve(p, true);
+    if (slot < 0) throw new EvidenceError('ENOENT', p);
+    if (this.tree.s.kind[slot] !== DIR) throw new EvidenceError('ENOTDIR', p);
+    return new TarSource(this.tree, parts, slot);
   }
 }
