@@ -557,6 +557,8 @@ class TarTree implements RawTree {
   /** The last path looked up and its slot: resolvePath asks for each prefix of a path in turn. */
   private lastParts: string[] = [];
   private lastSlot = 0;
+  /** Bodies kept by re-reads of a gzip (made on the first). */
+  private reread: RereadCache | undefined;
 
   constructor(
     readonly file: string,
@@ -878,34 +880,47 @@ class TarTree implements RawTree {
     if (offset === undefined || !Number.isSafeInteger(offset + size)) throw new EvidenceError('EIO', p, 'no position in the archive recorded for this entry');
     if (size === 0) return Readable.from([]);
     const file = this.file;
+    const cache = (this.reread ??= new RereadCache(this.s, this.limits.keepFileBytes));
     async function* slice(): AsyncGenerator<Buffer> {
       const fatal: string[] = [];
       let gzip: boolean;
       let src: Readable | undefined;
+      let left = size;
       try {
         gzip = isGzipFile(file);
         src = gzip ? openArchiveStream(file, true, (m, f) => void (f && fatal.push(m))) : fs.createReadStream(file, { start: offset, end: offset! + size - 1, highWaterMark: 1 << 16 });
+        // a gzip is decompressed from its start: the bodies passed on the way are kept for a while
+        const collect = gzip ? cache.collector(offset! - REREAD_WINDOW, offset! + size + REREAD_WINDOW) : undefined;
+        let pos = 0;
         let skip = gzip ? offset! : 0;
-        let left = size;
-        for await (let c of src as AsyncIterable<Buffer>) {
-          if (skip > 0) {
-            if (c.length <= skip) {
-              skip -= c.length;
-              continue;
+        for await (const c of src as AsyncIterable<Buffer>) {
+          const more = collect ? collect(c, pos) : false;
+          pos += c.length;
+          if (left > 0) {
+            let piece = c;
+            if (skip > 0) {
+              if (piece.length <= skip) {
+                skip -= piece.length;
+                piece = EMPTY;
+              } else {
+                piece = piece.subarray(skip);
+                skip = 0;
+              }
             }
-            c = c.subarray(skip);
-            skip = 0;
+            if (piece.length >= left) {
+              yield piece.subarray(0, left);
+              left = 0;
+            } else if (piece.length > 0) {
+              left -= piece.length;
+              yield piece;
+            }
           }
-          if (c.length >= left) {
-            yield c.subarray(0, left);
-            left = 0;
-            break;
-          }
-          left -= c.length;
-          yield c;
+          if (left === 0 && !more) break;
         }
         if (left > 0) throw new EvidenceError('EIO', p, `the archive ends ${left} bytes before the end of this entry${fatal.length ? ` (${fatal[0]})` : ''}`);
       } catch (e) {
+        // past the entry's end only the read-ahead is lost
+        if (left === 0) return;
         if (isEvidenceError(e) || isProgrammingError(e)) throw e;
         throw new EvidenceError('EIO', p, `re-reading the archive failed: ${(e as Error).message}`);
       } finally {
@@ -913,6 +928,107 @@ class TarTree implements RawTree {
       }
     }
     return Readable.from(slice(), { objectMode: false });
+  }
+
+  /** A body a re-read kept (createReadStream only: readFile answers as the index does). */
+  cached(slot: number): Buffer | undefined {
+    return this.reread?.get(this.s.offset[slot]!, this.s.size[slot]!);
+  }
+}
+
+/** How far before and after a re-read entry the bodies passed over are kept, and how much in all. */
+const REREAD_WINDOW = 32 << 20;
+const REREAD_CACHE = 64 << 20;
+
+/**
+ * Bodies of the entries a gzip re-read passes over. Re-reading one entry decompresses the archive
+ * from its start; the content commands (export, diff --long, fs, verify) read a layer's files one
+ * after another, so keeping the bodies near the one asked for turns one pass per file into one pass
+ * per window. Bounded (REREAD_CACHE), oldest out first; only entries of kept-body size.
+ */
+class RereadCache {
+  private offsets: Float64Array | undefined;
+  private sizes: Float64Array | undefined;
+  private readonly bodies = new Map<number, Buffer>();
+  private bytes = 0;
+
+  constructor(
+    private readonly s: Slots,
+    private readonly maxBody: number,
+  ) {}
+
+  get(offset: number, size: number): Buffer | undefined {
+    const b = this.bodies.get(offset);
+    return b && b.length === size ? b : undefined;
+  }
+
+  /** Entries whose body was not kept, by offset (hard links share their target's). */
+  private candidates(): [Float64Array, Float64Array] {
+    if (!this.offsets || !this.sizes) {
+      const s = this.s;
+      const pairs: number[] = [];
+      for (let i = 0; i < s.n; i++) {
+        const size = s.size[i]!;
+        if (s.kind[i] === FILE && s.body[i] === NO_BODY && s.offset[i]! >= 0 && size > 0 && size <= this.maxBody) pairs.push(s.offset[i]!, size);
+      }
+      const idx = Array.from({ length: pairs.length / 2 }, (_, i) => i).sort((a, b) => pairs[2 * a]! - pairs[2 * b]!);
+      const offs: number[] = [];
+      const sizes: number[] = [];
+      for (const i of idx) {
+        if (offs.length && offs[offs.length - 1] === pairs[2 * i]) continue;
+        offs.push(pairs[2 * i]!);
+        sizes.push(pairs[2 * i + 1]!);
+      }
+      this.offsets = Float64Array.from(offs);
+      this.sizes = Float64Array.from(sizes);
+    }
+    return [this.offsets, this.sizes];
+  }
+
+  /** A function fed the uncompressed stream (chunk, its offset): false once past `hi`. */
+  collector(lo: number, hi: number): (c: Buffer, pos: number) => boolean {
+    const [offs, sizes] = this.candidates();
+    let k = 0;
+    for (let a = 0, b = offs.length; a < b; ) {
+      const m = (a + b) >> 1;
+      if (offs[m]! < lo) a = k = m + 1;
+      else b = m;
+    }
+    let cur: Buffer | undefined;
+    return (c, pos) => {
+      const end = pos + c.length;
+      while (k < offs.length) {
+        const off = offs[k]!;
+        const sz = sizes[k]!;
+        if (off >= hi || off >= end) break;
+        if (!cur) {
+          if (off < pos) {
+            k++; // began before collecting did
+            continue;
+          }
+          cur = Buffer.allocUnsafe(sz);
+        }
+        const from = Math.max(off, pos);
+        const to = Math.min(off + sz, end);
+        c.copy(cur, from - off, from - pos, to - pos);
+        if (off + sz > end) break;
+        this.put(off, cur);
+        cur = undefined;
+        k++;
+      }
+      return end < hi;
+    };
+  }
+
+  private put(off: number, b: Buffer): void {
+    if (this.bodies.has(off)) return;
+    this.bodies.set(off, b);
+    this.bytes += b.length;
+    for (const [o, old] of this.bodies) {
+      if (this.bytes <= REREAD_CACHE || o === off) break;
+      this.bodies.delete(o);
+      this.bytes -= old.length;
+    }
   }
 }
 
@@ -1035,7 +1151,7 @@ export class TarSource implements Source {
     if (s < 0) throw new EvidenceError('ENOENT', p);
     const kind = this.tree.s.kind[s]!;
     if (kind !== FILE) throw new EvidenceError('EIO', p, `not a regular file (${TYPE_NAME[kind]})`);
-    const body = this.tree.bodyOf(s);
+    const body = this.tree.bodyOf(s) ?? this.tree.cached(s);
     if (body) return Readable.from([body]);
     return this.tree.streamData(s, p);
   }
