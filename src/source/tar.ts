@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import tarStream from 'tar-stream';
-import './pax-bytes.js';
-import { splitPath } from './paths.js';
-import { resolvePath, type RawTree } from './resolve.js';
+import { TarReader, type TarHeader, type TarSink } from './tar-parse.js';
+import { MAX_SYMLINK_HOPS, resolveLinkTarget, splitPath } from './paths.js';
+import type { RawTree } from './resolve.js';
 import { limits } from './limits.js';
 import { EvidenceError, isEvidenceError, type EntryType, type Source, type Stat } from './types.js';
 
@@ -33,34 +32,39 @@ export function tarLimits(): TarLimits {
 const CONTENT_TREE =
   /(?:^|\/)(?:(?:overlay2|overlay|fuse-overlayfs)\/[^/]+\/(?:diff|root|upper|merged|work)|aufs\/(?:diff|mnt)\/[^/]+|vfs\/dir\/[^/]+|btrfs\/subvolumes\/[^/]+|snapshots\/[^/]+\/fs|volumes\/[^/]+\/_data|graph\/[^/]+\/layer)\//;
 
-/**
- * One indexed entry, kept compact: a big store has hundreds of thousands of them. The Stat is
- * built when asked (statOf); rarely set fields live in `x`; times are whole seconds as a number
- * unless the archive gave a finer (PAX) time.
- */
-class Node {
-  /** Where the data starts in the uncompressed archive stream (a hard link: its target's data), so a
-   * body that was not kept is re-read from exactly this entry, not from another of the same name. */
-  offset: number | undefined = undefined;
-  /** The kept data: its own Buffer, or where it starts in the tree's slabs (its length is `size`). */
-  body: Buffer | number | undefined = undefined;
-  /** Names of the entries under this one: an array, a Set once duplicates make lookups matter. */
-  children: string[] | Set<string> | undefined = undefined;
-  x: Extra | undefined = undefined;
-  nlink = 1;
-  constructor(
-    readonly type: EntryType,
-    public size: number,
-    readonly mode: number,
-    readonly uid: number,
-    readonly gid: number,
-    /** Seconds (number) or nanoseconds (bigint) since the epoch. */
-    readonly mt: number | bigint,
-    /** A directory made up because entries below it came first (no header of its own). */
-    readonly synthetic: boolean,
-  ) {}
-}
+/** Entry types as stored in the index (one byte per entry). */
+const FILE = 0;
+const DIR = 1;
+const SYMLINK = 2;
+const TYPE_NAME: readonly EntryType[] = ['file', 'dir', 'symlink', 'char', 'block', 'fifo'];
+const TYPE_CODE = new Map<string, number>([
+  ['file', FILE],
+  ['contiguous-file', FILE],
+  ['link', FILE],
+  ['directory', DIR],
+  ['symlink', SYMLINK],
+  ['character-device', 3],
+  ['block-device', 4],
+  ['fifo', 5],
+]);
 
+/** Per-entry flags. */
+const F_SYNTHETIC = 1; // a directory made up because entries below it came first (no header of its own)
+const F_CONTENT_KNOWN = 2; // whether the entries below are in a content tree has been worked out …
+const F_CONTENT = 4; // … and they are
+const F_CHILD_MAP = 8; // children are also in a Map (a big directory)
+const F_BIG_ID = 16; // uid or gid does not fit 32 bits unsigned: see bigIds
+const F_NS_TIME = 32; // mtime finer than a second or out of range: see mtNs
+
+/** What `body` holds besides a slab position. */
+const NO_BODY = -1; // not kept: re-read from the archive at `offset`
+const EMPTY_BODY = -2;
+const OWN_BODY = -3; // its own Buffer, in ownBodies
+
+/** Directories with more children than this also get a name → entry Map. */
+const CHILD_LIST_MAX = 8;
+
+/** Rarely set fields of an entry. */
 class Extra {
   atimeNs: bigint | undefined = undefined;
   ctimeNs: bigint | undefined = undefined;
@@ -72,60 +76,228 @@ class Extra {
   xattrs: Map<string, Buffer> | undefined = undefined;
 }
 
-function dirNode(): Node {
-  return new Node('dir', 0, 0o755, 0, 0, 0, true);
+/** An entry read from a header, before it takes its place in the index. */
+interface Pending {
+  /** The parent directory's entry, or -1 when it must be made (`dirParts`). */
+  parent: number;
+  dirParts: string[] | undefined;
+  dirKey: string | undefined;
+  name: string;
+  type: number;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds (number) or nanoseconds (bigint) since the epoch. */
+  mt: number | bigint;
+  offset: number;
+  body: number;
+  own: Buffer | undefined;
+  nlink: number;
+  x: Extra | undefined;
 }
 
-/** The entry's Stat, as the index used to hold it; `key` is the entry's path in the archive. */
-function statOf(n: Node, key: string): Stat {
-  const mtimeNs = typeof n.mt === 'bigint' ? n.mt : BigInt(n.mt) * 1_000_000_000n;
-  if (n.synthetic) return { type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, mtimeNs, nlink: n.nlink, inode: key, rdevMajor: 0, rdevMinor: 0 };
-  const x = n.x;
-  return {
-    type: n.type,
-    size: n.size,
-    mode: n.mode,
-    uid: n.uid,
-    gid: n.gid,
-    mtimeNs,
-    atimeNs: x?.atimeNs,
-    ctimeNs: x?.ctimeNs,
-    nlink: n.nlink,
-    inode: x?.inode ?? key,
-    rdevMajor: x?.rdevMajor ?? 0,
-    rdevMinor: x?.rdevMinor ?? 0,
-    linkTarget: x?.linkTarget,
-  };
-}
+/**
+ * The index: one slot per entry, its fields in typed arrays (a big store has hundreds of thousands
+ * of entries; an object and a full-path key each cost about four times as much). An entry is found
+ * by name under its parent: a short sibling list, plus a Map for big directories. A repeated entry
+ * takes over its slot, so its children, and hard links made to it before, keep their identity.
+ */
+class Slots {
+  n = 0;
+  private cap = 0;
+  parent = new Int32Array(0);
+  first = new Int32Array(0);
+  next = new Int32Array(0);
+  kind = new Uint8Array(0);
+  flags = new Uint8Array(0);
+  mode = new Uint16Array(0);
+  uid = new Uint32Array(0);
+  gid = new Uint32Array(0);
+  size = new Float64Array(0);
+  /** Whole seconds; NaN when mtNs holds the time. */
+  mt = new Float64Array(0);
+  /** Where the data starts in the uncompressed archive (a hard link: its target's data); -1 none. */
+  offset = new Float64Array(0);
+  /** A slab position (>= 0), or NO_BODY / EMPTY_BODY / OWN_BODY. */
+  body = new Float64Array(0);
+  readonly names: string[] = [];
+  readonly bigIds = new Map<number, [number, number]>();
+  readonly mtNs = new Map<number, bigint>();
+  readonly nlink = new Map<number, number>();
+  readonly extra = new Map<number, Extra>();
+  readonly ownBodies = new Map<number, Buffer>();
+  readonly childMaps = new Map<number, Map<string, number>>();
+  /**
+   * Listing generations. An entry replaced by a non-directory loses its listing (as a replaced node
+   * lost its children array), though the entries below stay reachable by path: readdir shows a
+   * child only when the generation it was listed in is its parent's current one. Both maps stay
+   * empty unless an archive replaces a directory by something else.
+   */
+  readonly gen = new Map<number, number>();
+  readonly listedGen = new Map<number, number>();
 
-/** Adds `name` under `n`; `mayExist` when it could be there already (a repeated entry). */
-function addChild(n: Node, name: string, mayExist: boolean): void {
-  const c = (n.children ??= []);
-  if (!Array.isArray(c)) {
-    c.add(name);
-    return;
+  private grow(): void {
+    const cap = Math.max(1024, this.cap * 2);
+    const g = <T extends Int32Array | Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.parent = g(this.parent, (k) => new Int32Array(k));
+    this.first = g(this.first, (k) => new Int32Array(k));
+    this.next = g(this.next, (k) => new Int32Array(k));
+    this.kind = g(this.kind, (k) => new Uint8Array(k));
+    this.flags = g(this.flags, (k) => new Uint8Array(k));
+    this.mode = g(this.mode, (k) => new Uint16Array(k));
+    this.uid = g(this.uid, (k) => new Uint32Array(k));
+    this.gid = g(this.gid, (k) => new Uint32Array(k));
+    this.size = g(this.size, (k) => new Float64Array(k));
+    this.mt = g(this.mt, (k) => new Float64Array(k));
+    this.offset = g(this.offset, (k) => new Float64Array(k));
+    this.body = g(this.body, (k) => new Float64Array(k));
+    this.cap = cap;
   }
-  if (mayExist) {
-    // a hostile archive repeating entries in a big directory must not make this quadratic
-    if (c.length > 64) {
-      n.children = new Set(c).add(name);
-      return;
+
+  /** A new synthetic directory named `name` under `p` (-1: the root). */
+  add(p: number, name: string): number {
+    if (this.n === this.cap) this.grow();
+    const s = this.n++;
+    this.parent[s] = p;
+    this.names.push(name);
+    this.first[s] = -1;
+    this.next[s] = -1;
+    this.setDir(s);
+    if (p < 0) return s;
+    this.next[s] = this.first[p]!;
+    this.first[p] = s;
+    const pg = this.gen.get(p);
+    if (pg !== undefined) this.listedGen.set(s, pg);
+    if (this.flags[p]! & F_CHILD_MAP) {
+      this.childMaps.get(p)!.set(name, s);
+    } else {
+      let count = 0;
+      for (let c = this.first[p]!; c >= 0; c = this.next[c]!) count++;
+      if (count > CHILD_LIST_MAX) {
+        const m = new Map<string, number>();
+        // the list is newest first: the oldest of two same-named siblings (only made by
+        // replacing) must not win, so fill oldest first
+        const all: number[] = [];
+        for (let c = this.first[p]!; c >= 0; c = this.next[c]!) all.push(c);
+        for (let i = all.length - 1; i >= 0; i--) m.set(this.names[all[i]!]!, all[i]!);
+        this.childMaps.set(p, m);
+        this.flags[p]! |= F_CHILD_MAP;
+      }
     }
-    if (c.includes(name)) return;
+    return s;
   }
-  c.push(name);
-}
 
-const TYPES: Record<string, EntryType> = {
-  file: 'file',
-  'contiguous-file': 'file',
-  link: 'file',
-  directory: 'dir',
-  symlink: 'symlink',
-  'character-device': 'char',
-  'block-device': 'block',
-  fifo: 'fifo',
-};
+  /** Makes slot `s` a synthetic directory. */
+  private setDir(s: number): void {
+    this.kind[s] = DIR;
+    this.flags[s] = (this.flags[s]! & (F_CONTENT_KNOWN | F_CONTENT | F_CHILD_MAP)) | F_SYNTHETIC;
+    this.mode[s] = 0o755;
+    this.uid[s] = 0;
+    this.gid[s] = 0;
+    this.size[s] = 0;
+    this.mt[s] = 0;
+    this.offset[s] = -1;
+    this.body[s] = NO_BODY;
+  }
+
+  child(p: number, name: string): number {
+    if (this.flags[p]! & F_CHILD_MAP) return this.childMaps.get(p)!.get(name) ?? -1;
+    for (let c = this.first[p]!; c >= 0; c = this.next[c]!) if (this.names[c] === name) return c;
+    return -1;
+  }
+
+  /** Puts an entry read from the archive in slot `s`. */
+  set(s: number, e: Pending): void {
+    this.kind[s] = e.type;
+    this.flags[s] = this.flags[s]! & (F_CONTENT_KNOWN | F_CONTENT | F_CHILD_MAP);
+    this.mode[s] = e.mode;
+    if (e.uid >>> 0 === e.uid && e.gid >>> 0 === e.gid) {
+      this.uid[s] = e.uid;
+      this.gid[s] = e.gid;
+      this.bigIds.delete(s);
+    } else {
+      this.flags[s]! |= F_BIG_ID;
+      this.bigIds.set(s, [e.uid, e.gid]);
+    }
+    this.size[s] = e.size;
+    if (typeof e.mt === 'number') {
+      this.mt[s] = e.mt;
+      this.mtNs.delete(s);
+    } else {
+      this.mt[s] = NaN;
+      this.flags[s]! |= F_NS_TIME;
+      this.mtNs.set(s, e.mt);
+    }
+    this.offset[s] = e.offset;
+    this.body[s] = e.body;
+    if (e.own) this.ownBodies.set(s, e.own);
+    else this.ownBodies.delete(s);
+    if (e.nlink !== 1) this.nlink.set(s, e.nlink);
+    else this.nlink.delete(s);
+    if (e.x) this.extra.set(s, e.x);
+    else this.extra.delete(s);
+  }
+
+  nlinkOf(s: number): number {
+    return this.nlink.get(s) ?? 1;
+  }
+
+  /** The entry's path from the top of the archive. */
+  pathOf(s: number): string {
+    if (this.parent[s]! < 0) return '';
+    const parts: string[] = [];
+    for (let c = s; this.parent[c]! >= 0; c = this.parent[c]!) parts.push(this.names[c]!);
+    return parts.reverse().join('/');
+  }
+
+  /** Whether entries directly below `s` are inside a layer's, snapshot's or volume's tree. */
+  contentBelow(s: number): boolean {
+    const f = this.flags[s]!;
+    if (f & F_CONTENT_KNOWN) return (f & F_CONTENT) !== 0;
+    const yes = CONTENT_TREE.test(this.pathOf(s) + '/');
+    this.flags[s] = this.flags[s]! | F_CONTENT_KNOWN | (yes ? F_CONTENT : 0);
+    return yes;
+  }
+
+  /** Names readdir shows under `s`. */
+  listing(s: number): string[] {
+    const out: string[] = [];
+    const g = this.gen.get(s) ?? 0;
+    const check = this.gen.size > 0;
+    for (let c = this.first[s]!; c >= 0; c = this.next[c]!) if (!check || (this.listedGen.get(c) ?? 0) === g) out.push(this.names[c]!);
+    return out;
+  }
+
+  /** The entry's Stat, as the old per-entry object index held it; `key` is its path. */
+  stat(s: number, key: string): Stat {
+    const f = this.flags[s]!;
+    const mtimeNs = f & F_NS_TIME ? this.mtNs.get(s)! : BigInt(this.mt[s]!) * 1_000_000_000n;
+    const nlink = this.nlinkOf(s);
+    if (f & F_SYNTHETIC) return { type: 'dir', size: 0, mode: 0o755, uid: 0, gid: 0, mtimeNs, nlink, inode: key, rdevMajor: 0, rdevMinor: 0 };
+    const x = this.extra.get(s);
+    const ids = f & F_BIG_ID ? this.bigIds.get(s)! : undefined;
+    return {
+      type: TYPE_NAME[this.kind[s]!]!,
+      size: this.size[s]!,
+      mode: this.mode[s]!,
+      uid: ids ? ids[0] : this.uid[s]!,
+      gid: ids ? ids[1] : this.gid[s]!,
+      mtimeNs,
+      atimeNs: x?.atimeNs,
+      ctimeNs: x?.ctimeNs,
+      nlink,
+      inode: x?.inode ?? key,
+      rdevMajor: x?.rdevMajor ?? 0,
+      rdevMinor: x?.rdevMinor ?? 0,
+      linkTarget: x?.linkTarget,
+    };
+  }
+}
 
 /** "1700000000.123456789" (PAX) → ns; undefined when not a plain decimal time. */
 export function paxTimeNs(v: string | undefined): bigint | undefined {
@@ -219,6 +391,9 @@ function gzipDataStart(fd: number, pos: number, size: number): number | string {
   return p > size ? 'header cut short' : p;
 }
 
+/** Outputs of gunzipFile that are a whole small member inflated at once. */
+const SMALL_MEMBER = new WeakSet<Buffer>();
+
 const crc32 = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
 
 /**
@@ -267,10 +442,13 @@ async function* gunzipFile(file: string, note: GzipNote): AsyncGenerator<Buffer>
         if (crc32) crc = crc32(small.out);
         len = small.out.length;
         consumed = small.consumed;
-        if (small.out.length) yield small.out;
+        if (small.out.length) {
+          SMALL_MEMBER.add(small.out);
+          yield small.out;
+        }
       } else {
         const inflate = zlib.createInflateRaw({ chunkSize: 1 << 18 });
-        const raw = fs.createReadStream(file, { start: dataPos, highWaterMark: 1 << 16 });
+        const raw = fs.createReadStream(file, { start: dataPos, highWaterMark: 1 << 20 });
         raw.on('error', (e) => inflate.destroy(e));
         raw.pipe(inflate);
         try {
@@ -344,127 +522,230 @@ const SLAB = 8 << 20;
 const SLAB_BODY = SLAB >> 3;
 const EMPTY = Buffer.alloc(0);
 
+/** The archive as chunks of its uncompressed bytes (fresh buffers: the reader keeps views of them). */
+async function* archiveChunks(file: string, gzip: boolean, note: GzipNote): AsyncGenerator<Buffer> {
+  if (gzip) {
+    yield* gunzipFile(file, note);
+    return;
+  }
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (;;) {
+      const b = Buffer.allocUnsafeSlow(1 << 20);
+      const n = fs.readSync(fd, b, 0, b.length, null);
+      if (n === 0) return;
+      yield n === b.length ? b : b.subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 class TarTree implements RawTree {
-  readonly nodes = new Map<string, Node>();
+  readonly s = new Slots();
   readonly problems: string[] = [];
   private kept = 0;
   private keptContent = 0;
   private order = 0;
   private readonly slabs: Buffer[] = [];
   private slabFree = 0;
+  /** Entry names seen while indexing, so that repeated names are one string each. */
+  private intern: Map<string, string> | undefined = new Map();
+  /** The directory part of the last entry's name and its slot: most entries follow a sibling. */
+  private lastDirKey: string | undefined = undefined;
+  private lastDirSlot = -1;
+  /** The last path looked up and its slot: resolvePath asks for each prefix of a path in turn. */
+  private lastParts: string[] = [];
+  private lastSlot = 0;
+  /** Bodies kept by re-reads of a gzip (made on the first). */
+  private reread: RereadCache | undefined;
 
   constructor(
     readonly file: string,
     readonly limits: TarLimits,
   ) {
-    const root = dirNode();
-    root.children = [];
-    this.nodes.set('', root);
+    this.s.add(-1, '');
+  }
+
+  /** The slot at `parts` (components from the top), or -1. */
+  lookup(parts: string[]): number {
+    const last = this.lastParts;
+    let from = 0;
+    let s = 0;
+    if (parts.length >= last.length && last.length > 0) {
+      let i = 0;
+      while (i < last.length && parts[i] === last[i]) i++;
+      if (i === last.length) {
+        from = i;
+        s = this.lastSlot;
+      }
+    }
+    for (let i = from; i < parts.length && s >= 0; i++) s = this.s.child(s, parts[i]!);
+    if (s >= 0) {
+      this.lastParts = parts;
+      this.lastSlot = s;
+    }
+    return s;
   }
 
   rawLstat(parts: string[]): Stat | undefined {
-    const key = parts.join('/');
-    const n = this.nodes.get(key);
-    return n && statOf(n, key);
+    const s = this.lookup(parts);
+    return s >= 0 ? this.s.stat(s, parts.join('/')) : undefined;
   }
 
-  /** Makes every directory on the way to `parts` exist; iterative, stops at the first that exists. */
-  private ensureDir(parts: string[]): Node {
-    const key = parts.join('/');
-    const top = this.nodes.get(key);
-    if (top) {
-      top.children ??= [];
-      return top;
+  /** Makes every directory on the way to `parts` exist (synthetic where missing); its slot. */
+  private ensureDir(parts: string[]): number {
+    let s = 0;
+    for (const name of parts) {
+      const c = this.s.child(s, name);
+      s = c >= 0 ? c : this.s.add(s, this.name(name));
     }
-    const made = dirNode();
-    made.children = [];
-    this.nodes.set(key, made);
-    let child = key;
-    for (;;) {
-      const cut = child.lastIndexOf('/');
-      const parentKey = cut < 0 ? '' : child.slice(0, cut);
-      const name = child.slice(cut + 1);
-      let parent = this.nodes.get(parentKey);
-      const existed = parent !== undefined;
-      if (!parent) {
-        parent = dirNode();
-        this.nodes.set(parentKey, parent);
-      }
-      // `child` was not indexed until now, so its name is not under its parent yet
-      addChild(parent, name, false);
-      if (existed) return made;
-      child = parentKey;
+    return s;
+  }
+
+  /** One string per distinct name, never a slice that keeps a whole path alive. */
+  private name(n: string): string {
+    const m = this.intern;
+    if (!m) return n;
+    let v = m.get(n);
+    if (v === undefined) {
+      // a slice of 13 characters or more is a view of the string it was cut from: copy it
+      v = n.length >= 13 ? Buffer.from(n, 'utf8').toString('utf8') : n;
+      m.set(v, v);
     }
+    return v;
   }
 
   async index(): Promise<void> {
     const gzip = isGzipFile(this.file);
-    const extract = tarStream.extract();
-    const input = openArchiveStream(this.file, gzip, (m) => this.problems.push(m));
-    input.on('error', (e) => extract.destroy(e));
-    input.pipe(extract);
-    try {
-      for await (const entry of extract) {
-        await this.add(entry.header, entry as unknown as Readable);
+    const reader = new TarReader((h) => this.onEntry(h));
+    let failed: Error | undefined;
+    const write = (c: Buffer) => {
+      try {
+        reader.write(c);
+      } catch (e) {
+        if (isProgrammingError(e)) throw e;
+        failed = e as Error;
       }
+    };
+    try {
+      // A small gzip member's output is indexed only once the next chunk has come (or the input
+      // ended), as when a stream pipeline read ahead: the member's trailer, and what follows it,
+      // are checked first, so their findings come before those of the member's entries.
+      let ahead: Buffer | undefined;
+      for await (const c of archiveChunks(this.file, gzip, (m) => this.problems.push(m))) {
+        if (ahead) {
+          write(ahead);
+          ahead = undefined;
+          if (failed) break;
+        }
+        if (SMALL_MEMBER.has(c)) ahead = c;
+        else write(c);
+        if (failed) break;
+      }
+      if (ahead && !failed) write(ahead);
+      if (!failed) reader.end();
     } catch (e) {
       if (isProgrammingError(e)) throw e;
-      // A truncated or corrupt acquisition still yields everything before the damage.
-      this.problems.push(`archive read stopped early: ${(e as Error).message}`);
-    } finally {
-      input.unpipe(extract);
-      input.on('error', noop).destroy();
-      extract.on('error', noop).destroy();
+      failed ??= e as Error;
     }
-    // A grown array keeps room for about 16 more names; most directories hold one to four.
-    for (const n of this.nodes.values()) if (Array.isArray(n.children) && n.children.length < 32) n.children = n.children.slice();
+    // A truncated or corrupt acquisition still yields everything before the damage.
+    if (failed) this.problems.push(`archive read stopped early: ${failed.message}`);
+    this.intern = undefined;
+    this.lastDirKey = undefined;
   }
 
-  private async add(h: tarStream.Header, body: Readable): Promise<void> {
-    // pax-bytes.ts makes tar-stream refuse an unreadable size field; a PAX size record is applied
-    // after that check, so it is checked here: a size that is not a whole byte count cannot end.
+  private unsafe(name: string): undefined {
+    this.problems.push(`skipped archive entry with unsafe name ${JSON.stringify(name.length > 200 ? name.slice(0, 200) + '…' : name)}${name.length > MAX_NAME_LENGTH ? ` (${name.length} characters long)` : ''}`);
+    return undefined;
+  }
+
+  private onEntry(h: TarHeader): TarSink | undefined {
+    // A PAX size record is applied after the header's own size field was checked, so it is checked
+    // here: a size that is not a whole byte count cannot end.
     if (!(typeof h.size === 'number' && Number.isSafeInteger(h.size) && h.size >= 0)) {
       throw new Error(`entry ${JSON.stringify(String(h.name).slice(0, 200))} has an unusable size (${String(h.size)})`);
     }
-    const type = TYPES[h.type ?? 'file'];
-    let parts: string[];
-    try {
-      if (h.name.length > MAX_NAME_LENGTH) throw new EvidenceError('EBADPATH', '', 'name too long');
-      parts = splitPath(h.name);
-    } catch (e) {
-      if (isProgrammingError(e)) throw e;
-      this.problems.push(`skipped archive entry with unsafe name ${JSON.stringify(h.name.length > 200 ? h.name.slice(0, 200) + '…' : h.name)}${h.name.length > MAX_NAME_LENGTH ? ` (${h.name.length} characters long)` : ''}`);
-      body.resume();
-      return;
+    const type = TYPE_CODE.get(h.type ?? 'file');
+    const full = h.name;
+    if (full.length > MAX_NAME_LENGTH) return this.unsafe(full);
+    // The entry's name and the path of its directory: split at the last '/', and the directory
+    // resolved once for a run of siblings. Anything unusual goes through splitPath whole.
+    let end = full.length;
+    while (end > 0 && full.charCodeAt(end - 1) === 47) end--;
+    const cut = full.lastIndexOf('/', end - 1);
+    let base = full.slice(cut + 1, end);
+    let parent = -1;
+    let dirParts: string[] | undefined;
+    let dirKey: string | undefined;
+    if (base === '' || base === '.' || base === '..' || full.includes('\0')) {
+      let parts: string[];
+      try {
+        parts = splitPath(full);
+      } catch (e) {
+        if (isProgrammingError(e)) throw e;
+        return this.unsafe(full);
+      }
+      if (parts.length === 0) return this.skip();
+      base = parts[parts.length - 1]!;
+      dirParts = parts.slice(0, -1);
+    } else {
+      dirKey = cut < 0 ? '' : full.slice(0, cut);
+      if (dirKey === this.lastDirKey) parent = this.lastDirSlot;
+      else {
+        try {
+          dirParts = splitPath(dirKey);
+        } catch (e) {
+          if (isProgrammingError(e)) throw e;
+          return this.unsafe(full);
+        }
+      }
     }
-    if (!type || parts.length === 0 || this.order >= this.limits.maxEntries) {
-      if (this.order >= this.limits.maxEntries && this.order++ === this.limits.maxEntries)
-        this.problems.push(`stopped indexing after ${this.limits.maxEntries} entries`);
-      body.resume();
-      return;
-    }
+    if (type === undefined || this.order >= this.limits.maxEntries) return this.skip();
     this.order++;
-    const key = parts.join('/');
-    const pax = h.pax as Record<string, string> | undefined;
-    const mtimeMs = h.mtime?.getTime();
+    const pax = h.pax;
+    const mtimeMs = 1000 * (h.mtime as number); // as new Date(1000 * mtime) held it
     const paxMt = paxTimeNs(pax?.mtime);
     // whole seconds as a number (no BigInt per entry); finer PAX times as they are
-    const mt = paxMt === undefined ? (Number.isFinite(mtimeMs) ? Math.trunc(mtimeMs! / 1000) : 0) : paxMt % 1_000_000_000n === 0n && paxMt >= -(2n ** 52n) * 1_000_000_000n && paxMt <= 2n ** 52n * 1_000_000_000n ? Number(paxMt / 1_000_000_000n) : paxMt;
+    const mt =
+      paxMt === undefined
+        ? Number.isFinite(mtimeMs) && Math.abs(mtimeMs) <= 8.64e15
+          ? Math.trunc(mtimeMs / 1000)
+          : 0
+        : paxMt % 1_000_000_000n === 0n && paxMt >= -(2n ** 52n) * 1_000_000_000n && paxMt <= 2n ** 52n * 1_000_000_000n
+          ? Number(paxMt / 1_000_000_000n)
+          : paxMt;
     // As lstat reports it: a symlink's size is the length of its target.
-    const size = type === 'file' ? h.size : type === 'symlink' ? Buffer.byteLength(h.linkname ?? '') : 0;
-    let node = new Node(type, size, num(h.mode) & 0o7777, num(h.uid), num(h.gid), mt, false);
+    const size = type === FILE ? h.size : type === SYMLINK ? Buffer.byteLength(h.linkname ?? '') : 0;
+    const e: Pending = {
+      parent,
+      dirParts,
+      dirKey,
+      name: base,
+      type,
+      size,
+      mode: num(h.mode) & 0o7777,
+      uid: num(h.uid),
+      gid: num(h.gid),
+      mt,
+      offset: -1,
+      body: NO_BODY,
+      own: undefined,
+      nlink: 1,
+      x: undefined,
+    };
     const atimeNs = paxTimeNs(pax?.atime);
     const ctimeNs = paxTimeNs(pax?.ctime);
     const rdevMajor = num(h.devmajor);
     const rdevMinor = num(h.devminor);
     const xattrs = paxXattrs(pax);
-    if (atimeNs !== undefined || ctimeNs !== undefined || rdevMajor !== 0 || rdevMinor !== 0 || type === 'symlink' || xattrs) {
-      const x = (node.x = new Extra());
+    if (atimeNs !== undefined || ctimeNs !== undefined || rdevMajor !== 0 || rdevMinor !== 0 || type === SYMLINK || xattrs) {
+      const x = (e.x = new Extra());
       x.atimeNs = atimeNs;
       x.ctimeNs = ctimeNs;
       x.rdevMajor = rdevMajor;
       x.rdevMinor = rdevMinor;
-      if (type === 'symlink') x.linkTarget = h.linkname ?? '';
+      if (type === SYMLINK) x.linkTarget = h.linkname ?? '';
       x.xattrs = xattrs;
     }
     if (h.type === 'link') {
@@ -474,50 +755,71 @@ class TarTree implements RawTree {
       } catch {
         this.problems.push(`hard link ${JSON.stringify(h.name)} points outside the archive (${JSON.stringify(h.linkname)})`);
       }
-      const targetKey = target?.join('/');
-      const tnode = targetKey !== undefined ? this.nodes.get(targetKey) : undefined;
+      const t = target ? this.lookup(target) : -1;
+      const s = this.s;
       // Any non-directory can be hard-linked: a shared whiteout inode (char 0:0) too.
-      if (tnode && tnode.type !== 'dir') {
+      if (t >= 0 && s.kind[t] !== DIR) {
         // the link's own mode, owner and times; the target's type, size, identity and data
-        const linked = new Node(tnode.type, tnode.size, node.mode, node.uid, node.gid, node.mt, false);
-        linked.offset = tnode.offset;
-        linked.body = tnode.body;
-        const x = (linked.x = new Extra());
+        const tx = s.extra.get(t);
+        e.type = s.kind[t]!;
+        e.size = s.size[t]!;
+        e.offset = s.offset[t]!;
+        e.body = s.body[t]!;
+        e.own = e.body === OWN_BODY ? s.ownBodies.get(t) : undefined;
+        const x = (e.x = new Extra());
         x.atimeNs = atimeNs;
         x.ctimeNs = ctimeNs;
-        x.xattrs = xattrs ?? tnode.x?.xattrs;
-        x.inode = tnode.x?.inode ?? targetKey;
-        x.rdevMajor = tnode.x?.rdevMajor ?? 0;
-        x.rdevMinor = tnode.x?.rdevMinor ?? 0;
-        x.linkTarget = tnode.x?.linkTarget;
-        tnode.nlink++;
-        linked.nlink = tnode.nlink;
-        node = linked;
+        x.xattrs = xattrs ?? tx?.xattrs;
+        x.inode = tx?.inode ?? target!.join('/');
+        x.rdevMajor = tx?.rdevMajor ?? 0;
+        x.rdevMinor = tx?.rdevMinor ?? 0;
+        x.linkTarget = tx?.linkTarget;
+        const nl = s.nlinkOf(t) + 1;
+        s.nlink.set(t, nl);
+        e.nlink = nl;
       } else if (target) {
         this.problems.push(`hard link ${JSON.stringify(h.name)} to missing entry ${JSON.stringify(h.linkname)}`);
       }
-      body.resume();
-    } else if (type === 'file' && size > 0) {
-      node.offset = (h as { byteOffset?: number }).byteOffset;
-      const content = CONTENT_TREE.test(key);
-      if (size <= this.limits.keepFileBytes && this.kept + size <= this.limits.keepTotalBytes && (!content || this.keptContent + size <= this.limits.keepContentBytes)) {
-        const kept = await this.keep(body, size);
-        node.body = kept.body;
-        this.kept += kept.length;
-        if (content) this.keptContent += kept.length;
-      } else {
-        body.resume();
-      }
-    } else {
-      if (type === 'file') node.body = EMPTY;
-      body.resume();
+      this.commit(e);
+      return undefined;
     }
-    const prev = this.nodes.get(key);
-    if (prev?.children && type === 'dir') node.children = prev.children;
-    this.nodes.set(key, node);
-    // the name as a slice of the key (which stays indexed), not of the header's name
-    addChild(this.ensureDir(parts.slice(0, -1)), key.slice(key.lastIndexOf('/') + 1), prev !== undefined);
-    if (type === 'dir') node.children ??= [];
+    if (type === FILE && size > 0) {
+      e.offset = h.byteOffset;
+      const content = e.parent >= 0 ? this.s.contentBelow(e.parent) : CONTENT_TREE.test(e.dirParts!.join('/') + '/');
+      if (size <= this.limits.keepFileBytes && this.kept + size <= this.limits.keepTotalBytes && (!content || this.keptContent + size <= this.limits.keepContentBytes)) {
+        return this.keep(e, content);
+      }
+      this.commit(e);
+      return undefined;
+    }
+    if (type === FILE) e.body = EMPTY_BODY;
+    this.commit(e);
+    return undefined;
+  }
+
+  private skip(): undefined {
+    if (this.order >= this.limits.maxEntries && this.order++ === this.limits.maxEntries) this.problems.push(`stopped indexing after ${this.limits.maxEntries} entries`);
+    return undefined;
+  }
+
+  /** Takes an entry into the index (for a kept body: once all of it has arrived). */
+  private commit(e: Pending): void {
+    const s = this.s;
+    const p = e.parent >= 0 ? e.parent : this.ensureDir(e.dirParts!);
+    if (e.dirKey !== undefined) {
+      this.lastDirKey = e.dirKey;
+      this.lastDirSlot = p;
+    }
+    let slot = s.child(p, e.name);
+    if (slot < 0) slot = s.add(p, this.name(e.name));
+    else {
+      // a repeated entry: a non-directory drops the listing of what was below the old one …
+      if (e.type !== DIR) s.gen.set(slot, (s.gen.get(slot) ?? 0) + 1);
+      // … and the name is listed again under its parent if the parent's listing had dropped it
+      const pg = s.gen.get(p);
+      if (pg !== undefined || s.listedGen.has(slot)) s.listedGen.set(slot, pg ?? 0);
+    }
+    s.set(slot, e);
   }
 
   /**
@@ -525,41 +827,45 @@ class TarTree implements RawTree {
    * getting a Buffer each: tens of thousands of small Buffers cost more in objects and allocator
    * overhead than in bytes.
    */
-  private async keep(body: Readable, size: number): Promise<{ body: Buffer | number; length: number }> {
+  private keep(e: Pending, content: boolean): TarSink {
+    const size = e.size;
+    let dst: Buffer;
+    let at: number;
     if (size > SLAB_BODY) {
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      const b = Buffer.concat(chunks);
-      return { body: b, length: b.length };
+      dst = Buffer.allocUnsafe(size);
+      at = 0;
+      e.body = OWN_BODY;
+      e.own = dst;
+    } else {
+      if (size > this.slabFree) {
+        // never zero-filled: only the bytes written are ever read, and untouched pages cost nothing
+        this.slabs.push(Buffer.allocUnsafeSlow(SLAB));
+        this.slabFree = SLAB;
+      }
+      dst = this.slabs[this.slabs.length - 1]!;
+      at = SLAB - this.slabFree;
+      e.body = (this.slabs.length - 1) * SLAB + at;
+      this.slabFree -= size;
     }
-    if (size > this.slabFree) {
-      // never zero-filled: only the bytes written are ever read, and untouched pages cost nothing
-      this.slabs.push(Buffer.allocUnsafeSlow(SLAB));
-      this.slabFree = SLAB;
-    }
-    const slab = this.slabs[this.slabs.length - 1]!;
-    const start = SLAB - this.slabFree;
-    let at = start;
-    let extra: Buffer[] | undefined;
-    for await (const c of body as AsyncIterable<Buffer>) {
-      if (extra || at + c.length > start + size) (extra ??= []).push(c);
-      else at += c.copy(slab, at);
-    }
-    if (extra || at - start !== size) {
-      // not the length the header announced: keep exactly what came, on its own
-      const b = Buffer.concat([slab.subarray(start, at), ...(extra ?? [])]);
-      return { body: b, length: b.length };
-    }
-    this.slabFree -= size;
-    return { body: (this.slabs.length - 1) * SLAB + start, length: size };
+    return {
+      data: (b, start, end) => void (at += b.copy(dst, at, start, end)),
+      end: () => {
+        this.kept += size;
+        if (content) this.keptContent += size;
+        this.commit(e);
+      },
+    };
   }
 
   /** An entry's kept data, or undefined when it must be re-read from the archive. */
-  bodyOf(n: Node): Buffer | undefined {
-    if (typeof n.body !== 'number') return n.body;
-    const slab = this.slabs[Math.floor(n.body / SLAB)]!;
-    const start = n.body % SLAB;
-    return slab.subarray(start, start + n.size);
+  bodyOf(slot: number): Buffer | undefined {
+    const b = this.s.body[slot]!;
+    if (b === NO_BODY) return undefined;
+    if (b === EMPTY_BODY) return EMPTY;
+    if (b === OWN_BODY) return this.s.ownBodies.get(slot);
+    const slab = this.slabs[Math.floor(b / SLAB)]!;
+    const start = b % SLAB;
+    return slab.subarray(start, start + this.s.size[slot]!);
   }
 
   /**
@@ -567,40 +873,54 @@ class TarTree implements RawTree {
    * from its offset in a plain tar, decompressing up to it in a gzip. Whatever goes wrong on the way
    * (the archive changed, was cut, or fails to decompress) ends the stream with EIO.
    */
-  streamData(node: Node, p: string): Readable {
-    const { offset } = node;
-    const size = node.size;
+  streamData(slot: number, p: string): Readable {
+    const o = this.s.offset[slot]!;
+    const offset = o < 0 ? undefined : o;
+    const size = this.s.size[slot]!;
     if (offset === undefined || !Number.isSafeInteger(offset + size)) throw new EvidenceError('EIO', p, 'no position in the archive recorded for this entry');
     if (size === 0) return Readable.from([]);
     const file = this.file;
+    const cache = (this.reread ??= new RereadCache(this.s, this.limits.keepFileBytes));
     async function* slice(): AsyncGenerator<Buffer> {
       const fatal: string[] = [];
       let gzip: boolean;
       let src: Readable | undefined;
+      let left = size;
       try {
         gzip = isGzipFile(file);
         src = gzip ? openArchiveStream(file, true, (m, f) => void (f && fatal.push(m))) : fs.createReadStream(file, { start: offset, end: offset! + size - 1, highWaterMark: 1 << 16 });
+        // a gzip is decompressed from its start: the bodies passed on the way are kept for a while
+        const collect = gzip ? cache.collector(offset! - REREAD_WINDOW, offset! + size + REREAD_WINDOW) : undefined;
+        let pos = 0;
         let skip = gzip ? offset! : 0;
-        let left = size;
-        for await (let c of src as AsyncIterable<Buffer>) {
-          if (skip > 0) {
-            if (c.length <= skip) {
-              skip -= c.length;
-              continue;
+        for await (const c of src as AsyncIterable<Buffer>) {
+          const more = collect ? collect(c, pos) : false;
+          pos += c.length;
+          if (left > 0) {
+            let piece = c;
+            if (skip > 0) {
+              if (piece.length <= skip) {
+                skip -= piece.length;
+                piece = EMPTY;
+              } else {
+                piece = piece.subarray(skip);
+                skip = 0;
+              }
             }
-            c = c.subarray(skip);
-            skip = 0;
+            if (piece.length >= left) {
+              yield piece.subarray(0, left);
+              left = 0;
+            } else if (piece.length > 0) {
+              left -= piece.length;
+              yield piece;
+            }
           }
-          if (c.length >= left) {
-            yield c.subarray(0, left);
-            left = 0;
-            break;
-          }
-          left -= c.length;
-          yield c;
+          if (left === 0 && !more) break;
         }
         if (left > 0) throw new EvidenceError('EIO', p, `the archive ends ${left} bytes before the end of this entry${fatal.length ? ` (${fatal[0]})` : ''}`);
       } catch (e) {
+        // past the entry's end only the read-ahead is lost
+        if (left === 0) return;
         if (isEvidenceError(e) || isProgrammingError(e)) throw e;
         throw new EvidenceError('EIO', p, `re-reading the archive failed: ${(e as Error).message}`);
       } finally {
@@ -608,6 +928,107 @@ class TarTree implements RawTree {
       }
     }
     return Readable.from(slice(), { objectMode: false });
+  }
+
+  /** A body a re-read kept (createReadStream only: readFile answers as the index does). */
+  cached(slot: number): Buffer | undefined {
+    return this.reread?.get(this.s.offset[slot]!, this.s.size[slot]!);
+  }
+}
+
+/** How far before and after a re-read entry the bodies passed over are kept, and how much in all. */
+const REREAD_WINDOW = 32 << 20;
+const REREAD_CACHE = 64 << 20;
+
+/**
+ * Bodies of the entries a gzip re-read passes over. Re-reading one entry decompresses the archive
+ * from its start; the content commands (export, diff --long, fs, verify) read a layer's files one
+ * after another, so keeping the bodies near the one asked for turns one pass per file into one pass
+ * per window. Bounded (REREAD_CACHE), oldest out first; only entries of kept-body size.
+ */
+class RereadCache {
+  private offsets: Float64Array | undefined;
+  private sizes: Float64Array | undefined;
+  private readonly bodies = new Map<number, Buffer>();
+  private bytes = 0;
+
+  constructor(
+    private readonly s: Slots,
+    private readonly maxBody: number,
+  ) {}
+
+  get(offset: number, size: number): Buffer | undefined {
+    const b = this.bodies.get(offset);
+    return b && b.length === size ? b : undefined;
+  }
+
+  /** Entries whose body was not kept, by offset (hard links share their target's). */
+  private candidates(): [Float64Array, Float64Array] {
+    if (!this.offsets || !this.sizes) {
+      const s = this.s;
+      const pairs: number[] = [];
+      for (let i = 0; i < s.n; i++) {
+        const size = s.size[i]!;
+        if (s.kind[i] === FILE && s.body[i] === NO_BODY && s.offset[i]! >= 0 && size > 0 && size <= this.maxBody) pairs.push(s.offset[i]!, size);
+      }
+      const idx = Array.from({ length: pairs.length / 2 }, (_, i) => i).sort((a, b) => pairs[2 * a]! - pairs[2 * b]!);
+      const offs: number[] = [];
+      const sizes: number[] = [];
+      for (const i of idx) {
+        if (offs.length && offs[offs.length - 1] === pairs[2 * i]) continue;
+        offs.push(pairs[2 * i]!);
+        sizes.push(pairs[2 * i + 1]!);
+      }
+      this.offsets = Float64Array.from(offs);
+      this.sizes = Float64Array.from(sizes);
+    }
+    return [this.offsets, this.sizes];
+  }
+
+  /** A function fed the uncompressed stream (chunk, its offset): false once past `hi`. */
+  collector(lo: number, hi: number): (c: Buffer, pos: number) => boolean {
+    const [offs, sizes] = this.candidates();
+    let k = 0;
+    for (let a = 0, b = offs.length; a < b; ) {
+      const m = (a + b) >> 1;
+      if (offs[m]! < lo) a = k = m + 1;
+      else b = m;
+    }
+    let cur: Buffer | undefined;
+    return (c, pos) => {
+      const end = pos + c.length;
+      while (k < offs.length) {
+        const off = offs[k]!;
+        const sz = sizes[k]!;
+        if (off >= hi || off >= end) break;
+        if (!cur) {
+          if (off < pos) {
+            k++; // began before collecting did
+            continue;
+          }
+          cur = Buffer.allocUnsafe(sz);
+        }
+        const from = Math.max(off, pos);
+        const to = Math.min(off + sz, end);
+        c.copy(cur, from - off, from - pos, to - pos);
+        if (off + sz > end) break;
+        this.put(off, cur);
+        cur = undefined;
+        k++;
+      }
+      return end < hi;
+    };
+  }
+
+  private put(off: number, b: Buffer): void {
+    if (this.bodies.has(off)) return;
+    this.bodies.set(off, b);
+    this.bytes += b.length;
+    for (const [o, old] of this.bodies) {
+      if (this.bytes <= REREAD_CACHE || o === off) break;
+      this.bodies.delete(o);
+      this.bytes -= old.length;
+    }
   }
 }
 
@@ -617,10 +1038,14 @@ export class TarSource implements Source {
   readonly label: string;
   readonly location: string;
 
+  private rootSlot: number | undefined;
+
   private constructor(
     private readonly tree: TarTree,
     private readonly base: string[],
+    rootSlot?: number,
   ) {
+    this.rootSlot = rootSlot;
     this.location = '/' + base.join('/');
     this.label = base.length ? `${tree.file}:${base.join('/')}` : tree.file;
   }
@@ -636,37 +1061,82 @@ export class TarSource implements Source {
     return this.tree.problems;
   }
 
-  private resolve(p: string, followLast: boolean) {
-    return resolvePath(this.tree, this.base, p, followLast);
+  /**
+   * resolvePath (resolve.ts) over the index's slots: the same walk, symlink rules and errors, but
+   * each component is one child lookup, and a Stat is built only for the entry asked about.
+   */
+  private resolve(p: string, followLast: boolean): { parts: string[]; slot: number } {
+    const tree = this.tree;
+    const s = tree.s;
+    const base = this.base;
+    let pending = splitPath(p);
+    const done: string[] = [];
+    let hops = 0;
+    let cur = this.baseSlot();
+    while (pending.length > 0) {
+      const name = pending[0]!;
+      const rest = pending.slice(1);
+      const c = cur >= 0 ? s.child(cur, name) : -1;
+      if (c < 0) return { parts: rest.length > 0 ? [...base, ...done, ...pending] : [...base, ...done, name], slot: -1 };
+      const isLast = rest.length === 0;
+      const kind = s.kind[c]!;
+      if (kind === SYMLINK && (!isLast || followLast)) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new EvidenceError('ELOOP', p, 'too many levels of symbolic links');
+        const target = resolveLinkTarget(done, s.extra.get(c)?.linkTarget ?? '', p);
+        pending = [...target, ...rest];
+        done.length = 0;
+        cur = this.baseSlot();
+        continue;
+      }
+      if (!isLast && kind !== DIR) throw new EvidenceError('ENOTDIR', p);
+      done.push(name);
+      pending = rest;
+      cur = c;
+      if (isLast) return { parts: [...base, ...done], slot: c };
+    }
+    return { parts: [...base, ...done], slot: cur };
   }
 
-  private node(p: string, followLast: boolean): Node | undefined {
-    const { parts } = this.resolve(p, followLast);
-    return this.tree.nodes.get(parts.join('/'));
+  /** The slot of this view's root (it existed when the view was made; -1 never happens in practice). */
+  private baseSlot(): number {
+    if (this.rootSlot === undefined) this.rootSlot = this.base.length ? this.tree.lookup(this.base) : 0;
+    return this.rootSlot;
+  }
+
+  private statAt(r: { parts: string[]; slot: number }): Stat | undefined {
+    return r.slot >= 0 ? this.tree.s.stat(r.slot, r.parts.join('/')) : undefined;
   }
 
   lstat(p: string): Stat | undefined {
-    return this.resolve(p, false).st;
+    return this.statAt(this.resolve(p, false));
   }
 
   stat(p: string): Stat | undefined {
-    return this.resolve(p, true).st;
+    return this.statAt(this.resolve(p, true));
   }
 
   readdir(p: string): string[] | undefined {
-    const n = this.node(p, true);
-    if (!n) return undefined;
-    if (n.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
-    return [...(n.children ?? [])].sort();
+    const s = this.resolve(p, true).slot;
+    if (s < 0) return undefined;
+    if (this.tree.s.kind[s] !== DIR) throw new EvidenceError('ENOTDIR', p);
+    return this.tree.s.listing(s).sort();
   }
 
   readFile(p: string, limit: number): Buffer {
-    const n = this.node(p, true);
-    if (!n) throw new EvidenceError('ENOENT', p);
-    if (n.type === 'dir') throw new EvidenceError('EISDIR', p);
-    if (n.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.type})`);
-    if (n.size > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
-    const body = this.tree.bodyOf(n);
+    const b = this.readFileIfPresent(p, limit);
+    if (b === undefined) throw new EvidenceError('ENOENT', p);
+    return b;
+  }
+
+  /** readFile, but absence is an answer (undefined) rather than an exception: most optional files are absent. */
+  readFileIfPresent(p: string, limit: number): Buffer | undefined {
+    const s = this.resolve(p, true).slot;
+    if (s < 0) return undefined;
+    const kind = this.tree.s.kind[s]!;
+    if (kind === DIR) throw new EvidenceError('EISDIR', p);
+    if (kind !== FILE) throw new EvidenceError('EIO', p, `not a regular file (${TYPE_NAME[kind]})`);
+    if (this.tree.s.size[s]! > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
+    const body = this.tree.bodyOf(s);
     if (!body) throw new EvidenceError('ETOOBIG', p, 'too large to keep in memory; stream it instead');
     return body;
   }
@@ -677,24 +1147,24 @@ export class TarSource implements Source {
   }
 
   createReadStream(p: string): Readable {
-    const { parts } = this.resolve(p, true);
-    const key = parts.join('/');
-    const n = this.tree.nodes.get(key);
-    if (!n) throw new EvidenceError('ENOENT', p);
-    if (n.type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${n.type})`);
-    const body = this.tree.bodyOf(n);
+    const s = this.resolve(p, true).slot;
+    if (s < 0) throw new EvidenceError('ENOENT', p);
+    const kind = this.tree.s.kind[s]!;
+    if (kind !== FILE) throw new EvidenceError('EIO', p, `not a regular file (${TYPE_NAME[kind]})`);
+    const body = this.tree.bodyOf(s) ?? this.tree.cached(s);
     if (body) return Readable.from([body]);
-    return this.tree.streamData(n, p);
+    return this.tree.streamData(s, p);
   }
 
   xattrs(p: string): Map<string, Buffer> {
-    return this.node(p, false)?.x?.xattrs ?? new Map();
+    const s = this.resolve(p, false).slot;
+    return (s >= 0 ? this.tree.s.extra.get(s)?.xattrs : undefined) ?? new Map();
   }
 
   sub(p: string): Source {
-    const { parts, st } = this.resolve(p, true);
-    if (!st) throw new EvidenceError('ENOENT', p);
-    if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
-    return new TarSource(this.tree, parts);
+    const { parts, slot } = this.resolve(p, true);
+    if (slot < 0) throw new EvidenceError('ENOENT', p);
+    if (this.tree.s.kind[slot] !== DIR) throw new EvidenceError('ENOTDIR', p);
+    return new TarSource(this.tree, parts, slot);
   }
 }
