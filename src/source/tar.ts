@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { TarReader, type TarHeader, type TarSink } from './tar-parse.js';
+import { TarReader, type TarHeader, type TarSink } from './tar-reader.js';
 import { MAX_SYMLINK_HOPS, resolveLinkTarget, splitPath } from './paths.js';
 import type { RawTree } from './resolve.js';
 import { limits } from './limits.js';
@@ -512,7 +512,7 @@ function isProgrammingError(e: unknown): boolean {
   return e instanceof TypeError || e instanceof ReferenceError;
 }
 
-/** A header number tar-stream could not decode (base-256 without its marker: null; bad octal: NaN). */
+/** A header number the reader could not decode (base-256 without its marker: null; bad octal: NaN): 0. */
 function num(v: number | null | undefined): number {
   return typeof v === 'number' && Number.isSafeInteger(v) ? v : 0;
 }

@@ -604,7 +604,7 @@ export async function* readTarSplit(
         findings.add('error', 'tarsplit.gzip', `gzip stream damaged after ${state.inflatedBytes} decompressed bytes: ${(e as Error).message}`, options.path);
       } else if (!isEvidenceError(e) && e instanceof Error && !(e instanceof TypeError || e instanceof ReferenceError)) {
         // The evidence could not be read to the end: an OS read error (EIO, EACCES…), or the
-        // archive backend's re-read of a truncated acquisition (a plain Error from tar-stream,
+        // archive backend's re-read of a truncated acquisition (a plain Error from the tar reader,
         // found by test/fuzz: corpus/reassemble/crash-stream-error*). Programming errors still throw.
         findings.add('error', 'tarsplit.read', `read failed after ${state.inflatedBytes} decompressed bytes: ${e.message}`, options.path);
       } else findings.caught(e, 'tarsplit.read', options.path);
