@@ -2,7 +2,7 @@ import type { Source, Stat } from '../source/types.js';
 import { HEX64, isDigest, sha256Hex } from './digest.js';
 import type { Findings } from './findings.js';
 import { parseImageConfig, type ImageConfig } from './imageconfig.js';
-import { lstatOptional, readdirOptional, readOptional } from './read.js';
+import { lstatOptional, prefetch, readdirOptional, readOptional } from './read.js';
 
 export interface ImageRecord {
   /** 'sha256:<hex>' = the file name. */
@@ -28,6 +28,7 @@ export function loadImageDb(src: Source, imageRoot: string, f: Findings): ImageR
   const contentDir = `${imageRoot}/imagedb/content/sha256`;
   const metaDir = `${imageRoot}/imagedb/metadata/sha256`;
   const out: ImageRecord[] = [];
+  prefetch(src, metaDir);
   for (const name of readdirOptional(src, contentDir, f, 'imagedb.unreadable')) {
     const path = `${contentDir}/${name}`;
     if (!HEX64.test(name)) {
@@ -48,6 +49,7 @@ export function loadImageDb(src: Source, imageRoot: string, f: Findings): ImageR
       bytes: buf.length,
     };
     const meta = `${metaDir}/${name}`;
+    prefetch(src, meta);
     const parent = readOptional(src, `${meta}/parent`, f, 'imagedb.unreadable')?.toString('utf8').trim();
     if (parent !== undefined) {
       if (isDigest(parent)) rec.parent = parent;
