@@ -1,7 +1,7 @@
 import type { Source } from '../source/types.js';
 import { loadContainers, type ContainerRecord } from '../store/containers.js';
 import { loadDistribution, type Distribution } from '../store/distribution.js';
-import { Findings } from '../store/findings.js';
+import { Findings, type Deferred } from '../store/findings.js';
 import { loadImageDb, type ImageRecord } from '../store/imagedb.js';
 import type { ImageConfig } from '../store/imageconfig.js';
 import { loadLayerDb, type LayerDb, type LayerRecord, type MountRecord } from '../store/layerdb.js';
@@ -203,6 +203,34 @@ export class Model {
   }
 }
 
+/**
+ * A graph-driver store's layer. Its `l/` short link is resolved on first use (which reads the
+ * driver dir's `link`): a listing of images or containers never asks. Its findings keep the place
+ * they had when every link was resolved while the model was built (Findings.defer).
+ */
+class GraphLayer implements LayerNode, Deferred {
+  dir?: DriverDir;
+  readonly images = new Set<string>();
+  readonly containers = new Set<string>();
+  private link?: ShortLink | null;
+  constructor(
+    readonly chainID: string,
+    readonly store: GraphStore,
+    readonly record: LayerRecord,
+    private readonly f: Findings,
+  ) {}
+
+  load(f: Findings): void {
+    const name = this.dir?.link;
+    this.link = (name !== undefined ? this.store.dirs.shortLink(name, f) : undefined) ?? null;
+  }
+
+  get shortLink(): ShortLink | undefined {
+    if (this.link === undefined && this.dir) this.f.force(this);
+    return this.link ?? undefined;
+  }
+}
+
 function loadGraphStore(model: Model, driver: string): void {
   const { src, findings: f } = model;
   const imageRoot = `image/${driver}`;
@@ -219,13 +247,14 @@ function loadGraphStore(model: Model, driver: string): void {
   model.stores.push(store);
 
   for (const [chainID, record] of store.layerdb.layers) {
-    const node: LayerNode = { chainID, store, record, images: new Set(), containers: new Set() };
+    const node = new GraphLayer(chainID, store, record, f);
     if (record.cacheID) {
       node.dir = store.dirs.dir(record.cacheID);
       // zfs layers are datasets in the pool: nothing in the data root names them (FORMATS.md §8).
       if (!node.dir && driver !== 'zfs')
         f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver === 'devicemapper' ? 'devicemapper/metadata/ device' : `${driver}/ dir`}`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
-      else if (node.dir?.link) node.shortLink = store.dirs.shortLink(node.dir.link);
+      // Its l/ link is resolved when asked (reading the dir's link first), reporting here.
+      else if (node.dir) f.defer(node);
     }
     model.layers.set(chainID, node);
   }
