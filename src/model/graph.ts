@@ -231,17 +231,43 @@ class GraphLayer implements LayerNode, Deferred {
   }
 }
 
+/** A store's `distribution/`, read when first asked for; its findings keep their place (Findings.defer). */
+class LazyDistribution implements Deferred {
+  private loaded?: Distribution;
+  constructor(
+    private readonly src: Source,
+    private readonly imageRoot: string,
+    private readonly f: Findings,
+  ) {}
+
+  load(f: Findings): void {
+    this.loaded = loadDistribution(this.src, this.imageRoot, f);
+  }
+
+  get value(): Distribution {
+    if (this.loaded === undefined) this.f.force(this);
+    return this.loaded!;
+  }
+}
+
 function loadGraphStore(model: Model, driver: string): void {
   const { src, findings: f } = model;
   const imageRoot = `image/${driver}`;
+  const repositories = loadRepositories(src, imageRoot, f);
+  const layerdb = loadLayerDb(src, imageRoot, f);
+  // `distribution/` (a file per layer and per blob) is read on first use: listings never ask.
+  const distribution = new LazyDistribution(src, imageRoot, f);
+  f.defer(distribution);
   const store: GraphStore = {
     kind: 'graphdriver',
     name: driver,
     driver,
     imageRoot,
-    repositories: loadRepositories(src, imageRoot, f),
-    layerdb: loadLayerDb(src, imageRoot, f),
-    distribution: loadDistribution(src, imageRoot, f),
+    repositories,
+    layerdb,
+    get distribution() {
+      return distribution.value;
+    },
     dirs: new Overlay2Dirs(src, driver, f),
   };
   model.stores.push(store);
@@ -293,6 +319,8 @@ function loadGraphStore(model: Model, driver: string): void {
       const layer = model.layers.get(chain[index]!);
       layer?.images.add(rec.id);
       const rd = layer?.record;
+      // The layer's own diffID string where equal, in the config too: images repeat the same chains.
+      if (rd?.diffID === diffID) diffIDs[index] = diffID = rd.diffID;
       return {
         index,
         diffID,

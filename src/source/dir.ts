@@ -60,7 +60,8 @@ const LISTINGS = 16;
 /** Entry names of one directory with their (lstat) types, from one readdir. */
 interface Listing {
   names: string[];
-  types: Map<string, EntryType>;
+  /** By name: the entry (its `name` is the listing's own string, its type the lstat type). */
+  entries: Map<string, fs.Dirent>;
 }
 
 function direntType(d: fs.Dirent): EntryType {
@@ -156,16 +157,22 @@ class DirTree implements RawTree {
   readonly xattrScanned = new Set<string>();
   /** Recent directory listings by absolute path, least recently used first. */
   private readonly listings = new Map<string, Listing>();
+  private lastKey?: string;
+  private lastListing?: Listing;
   private noatime = O_NOATIME;
   constructor(readonly top: string) {}
 
   /** The listing of a directory read lately (by absolute path), if still kept. */
   listing(abs: string): Listing | undefined {
+    // The files of one directory are read in a row: the last listing asked for answers most.
+    if (abs === this.lastKey) return this.lastListing;
     const l = this.listings.get(abs);
-    if (l !== undefined && this.listings.size > 1) {
+    if (l !== undefined) {
       // Most recently used last: the parent of the entries being read stays.
       this.listings.delete(abs);
       this.listings.set(abs, l);
+      this.lastKey = abs;
+      this.lastListing = l;
     }
     return l;
   }
@@ -173,18 +180,24 @@ class DirTree implements RawTree {
   /** Reads a directory with its entries' types (one getdents pass) and keeps the listing. */
   list(abs: string): Listing {
     const ents = fs.readdirSync(abs, { withFileTypes: true });
-    const types = new Map<string, EntryType>();
+    const entries = new Map<string, fs.Dirent>();
     const names: string[] = new Array(ents.length);
     for (let i = 0; i < ents.length; i++) {
       const d = ents[i]!;
       names[i] = d.name;
-      types.set(d.name, direntType(d));
+      entries.set(d.name, d);
     }
     names.sort();
-    const l: Listing = { names, types };
+    const l: Listing = { names, entries };
     this.listings.delete(abs);
-    if (this.listings.size >= LISTINGS) this.listings.delete(this.listings.keys().next().value!);
+    if (this.listings.size >= LISTINGS) {
+      const oldest = this.listings.keys().next().value!;
+      this.listings.delete(oldest);
+      if (oldest === this.lastKey) this.lastKey = this.lastListing = undefined;
+    }
     this.listings.set(abs, l);
+    this.lastKey = abs;
+    this.lastListing = l;
     return l;
   }
 
@@ -298,7 +311,8 @@ export class DirSource implements Source {
       const name = i < 0 ? dir : dir.slice(i + 1);
       if (plainName(name)) {
         const parent = this.dirAbs(i < 0 ? '' : dir.slice(0, i));
-        if (parent !== undefined && this.tree.listing(parent)?.types.get(name) === 'dir') {
+        const d = parent !== undefined ? this.tree.listing(parent)?.entries.get(name) : undefined;
+        if (d !== undefined && d.isDirectory()) {
           const abs = `${parent}/${name}`;
           if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear();
           this.dirs.set(dir, abs);
@@ -340,16 +354,18 @@ export class DirSource implements Source {
   private fromListing(dir: string, name: string): Stat | null | undefined {
     const l = this.tree.listing(dir);
     if (l === undefined) return undefined;
-    const type = l.types.get(name);
-    if (type === undefined) return null;
-    if (type !== 'symlink') return new ListedStat(type, dir, name);
+    const d = l.entries.get(name);
+    if (d === undefined) return null;
+    const type = direntType(d);
+    // The listing's own name string: `name` is often a slice that would keep the whole path alive.
+    if (type !== 'symlink') return new ListedStat(type, dir, d.name);
     let target: string;
     try {
       target = fs.readlinkSync(`${dir}/${name}`, 'utf8');
     } catch {
       return undefined; // changed since listed: ask the filesystem again
     }
-    return new ListedStat(type, dir, name, target);
+    return new ListedStat(type, dir, d.name, target);
   }
 
   lstat(p: string): Stat | undefined {
@@ -413,8 +429,9 @@ export class DirSource implements Source {
       const l = this.tree.listing(q.dir);
       if (l !== undefined) {
         // The parent was listed: an absent file costs no syscall, a regular one no lstat.
-        const type = l.types.get(q.name);
-        if (type === undefined) return undefined;
+        const d = l.entries.get(q.name);
+        if (d === undefined) return undefined;
+        const type = direntType(d);
         if (type !== 'symlink') return this.readResolved(p, abs, type, -1, limit);
       } else {
         // A plain (non-BigInt) lstat is enough to decide: only the type and size are used here.

@@ -30,7 +30,9 @@ export class Findings {
    * Places reserved by defer(), in order: where in `items` their findings go, and those findings
    * once loaded. Emptied when `list` is read.
    */
-  private readonly pending = new Map<Deferred, { at: number; found?: Finding[] }>();
+  private readonly pending = new Map<Deferred, number>();
+  /** Findings of pending reads already forced, until `list` puts them in place. */
+  private readonly early = new Map<Deferred, Finding[]>();
 
   /**
    * Every finding, in the order the evidence was read. Reading it first loads whatever was
@@ -51,32 +53,32 @@ export class Findings {
    * facts is needed, or by reading `list`. A command that never asks (a listing) never reads it.
    */
   defer(what: Deferred): void {
-    this.pending.set(what, { at: this.items.length });
+    this.pending.set(what, this.items.length);
   }
 
   /** Loads a deferred `what` now (its findings keep their reserved place). */
   force(what: Deferred): void {
-    const slot = this.pending.get(what);
-    if (slot === undefined) {
+    if (!this.pending.has(what)) {
       what.load(this); // not (or no longer) deferred: report in order of reading
       return;
     }
-    if (slot.found !== undefined) return;
+    if (this.early.has(what)) return;
     const sub = new Findings();
-    slot.found = sub.items; // set first: a load that asks for its own facts must not recurse
+    this.early.set(what, sub.items); // set first: a load that asks for its own facts must not recurse
     what.load(sub);
   }
 
   private settle(): void {
-    for (const [what, slot] of this.pending) if (slot.found === undefined) this.force(what);
+    for (const what of this.pending.keys()) this.force(what);
     const merged: Finding[] = [];
     let i = 0;
-    for (const slot of this.pending.values()) {
-      while (i < slot.at) merged.push(this.items[i++]!);
-      merged.push(...slot.found!);
+    for (const [what, at] of this.pending) {
+      while (i < at) merged.push(this.items[i++]!);
+      for (const x of this.early.get(what)!) merged.push(x);
     }
     while (i < this.items.length) merged.push(this.items[i++]!);
     this.pending.clear();
+    this.early.clear();
     // In place: the array `list` handed out stays the list.
     this.items.length = 0;
     for (const x of merged) this.items.push(x);
@@ -93,7 +95,7 @@ export class Findings {
    */
   get hasErrors(): boolean {
     if (this.items.some((f) => f.severity === 'error')) return true;
-    for (const slot of this.pending.values()) if (slot.found?.some((f) => f.severity === 'error')) return true;
+    for (const found of this.early.values()) if (found.some((f) => f.severity === 'error')) return true;
     return false;
   }
 }

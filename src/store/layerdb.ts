@@ -138,6 +138,10 @@ export function loadLayerDb(src: Source, imageRoot: string, f: Findings): LayerD
     }
     db.mounts.set(name, loadMount(src, path, name, f));
   }
+  // One string per chainID: a parent pointer becomes the parent's own chainID (a store of thousands
+  // of layers otherwise keeps a copy per child, and per container for a mount's parent).
+  for (const rec of db.layers.values()) if (rec.parent !== undefined) rec.parent = db.layers.get(rec.parent)?.chainID ?? rec.parent;
+  for (const rec of db.mounts.values()) if (rec.parent !== undefined) rec.parent = db.layers.get(rec.parent)?.chainID ?? rec.parent;
   for (const name of readdirOptional(src, `${base}/tmp`, f, 'layerdb.unreadable')) {
     const path = `${base}/tmp/${name}`;
     db.writeSets.push({ name, stat: lstatOptional(src, path, f, 'layerdb.unreadable') });
