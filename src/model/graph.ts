@@ -299,6 +299,8 @@ function loadGraphStore(model: Model, driver: string): void {
     model.refIndex.set(familiarString(r), e.id);
   }
 
+  // Images of a store share most of their chains: each "parent diffID" pair is hashed once.
+  const chainMemo = new Map<string, string>();
   for (const rec of records) {
     const refs = (refsById.get(rec.id) ?? []).sort((a, b) => (a.full < b.full ? -1 : a.full > b.full ? 1 : 0));
     const img: ImageNode = {
@@ -314,7 +316,7 @@ function loadGraphStore(model: Model, driver: string): void {
       children: [],
     };
     const diffIDs = rec.config?.diffIDs ?? [];
-    const chain = chainIDs(diffIDs);
+    const chain = chainIDs(diffIDs, chainMemo);
     img.layers = diffIDs.map((diffID, index) => {
       const layer = model.layers.get(chain[index]!);
       layer?.images.add(rec.id);
