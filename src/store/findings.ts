@@ -56,7 +56,11 @@ export class Findings {
     this.pending.set(what, this.items.length);
   }
 
-  /** Loads a deferred `what` now (its findings keep their reserved place). */
+  /**
+   * Loads a deferred `what` now (its findings keep their reserved place); at most once while its
+   * place is reserved. Owners call it only while they lack the facts: once `list` has been read
+   * nothing is reserved, and a `what` asked for then is loaded again, reporting at the end.
+   */
   force(what: Deferred): void {
     if (!this.pending.has(what)) {
       what.load(this); // not (or no longer) deferred: report in order of reading
