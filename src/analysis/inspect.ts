@@ -175,7 +175,7 @@ export function layerResolution(model: Model, img: ImageNode, paths: PathMap): L
       LinkPresent: l.layer?.shortLink?.id === rec?.cacheID && rec?.cacheID !== undefined,
       ...(hasShortLinks(store.driver) ? {} : { LinkNote: noLinksNote(store.driver) }),
       TarSplit: rec?.hasTarSplit ?? false,
-      Distribution: store?.distribution.byDiffID.get(l.diffID) ?? [],
+      Distribution: (store?.v2For ? store.v2For(l.diffID) : store?.distribution.byDiffID.get(l.diffID)) ?? [],
     };
   });
 }

@@ -1,6 +1,7 @@
 import type { Source } from '../source/types.js';
 import { loadContainers, type ContainerRecord } from '../store/containers.js';
-import { loadDistribution, type Distribution } from '../store/distribution.js';
+import { loadDistribution, loadV2Metadata, v2metadataDir, type Distribution, type V2Metadata } from '../store/distribution.js';
+import { HEX64 } from '../store/digest.js';
 import { Findings, type Deferred } from '../store/findings.js';
 import { loadImageDb, type ImageRecord } from '../store/imagedb.js';
 import type { ImageConfig } from '../store/imageconfig.js';
@@ -114,6 +115,8 @@ export interface GraphStore {
   repositories: RepoEntry[];
   layerdb: LayerDb;
   distribution: Distribution;
+  /** distribution.byDiffID.get(diffID), without reading all of `distribution/` where it can. */
+  v2For?(diffID: string): V2Metadata[] | undefined;
   dirs: Overlay2Dirs;
   /** The pre-1.10 `graph/` store (FORMATS.md §7): IDs are bare v1 IDs. */
   legacy?: LegacyInfo;
@@ -234,6 +237,8 @@ class GraphLayer implements LayerNode, Deferred {
 /** A store's `distribution/`, read when first asked for; its findings keep their place (Findings.defer). */
 class LazyDistribution implements Deferred {
   private loaded?: Distribution;
+  /** Names in `v2metadata-by-diffid/sha256`, for v2For. */
+  private names?: Set<string>;
   constructor(
     private readonly src: Source,
     private readonly imageRoot: string,
@@ -247,6 +252,29 @@ class LazyDistribution implements Deferred {
   get value(): Distribution {
     if (this.loaded === undefined) this.f.force(this);
     return this.loaded!;
+  }
+
+  /**
+   * byDiffID.get(diffID), reading only that diffID's file while the rest is not loaded (`image
+   * <ref>` asks for its own layers). A file with anything to report, or a directory that does not
+   * list, loads the whole store instead, so findings come once, in their place.
+   */
+  v2For(diffID: string): V2Metadata[] | undefined {
+    if (this.loaded !== undefined) return this.loaded.byDiffID.get(diffID);
+    const hex = diffID.startsWith('sha256:') ? diffID.slice(7) : '';
+    if (!HEX64.test(hex)) return this.value.byDiffID.get(diffID);
+    const dir = v2metadataDir(this.imageRoot);
+    if (this.names === undefined) {
+      try {
+        this.names = new Set(this.src.readdir(dir) ?? []);
+      } catch {
+        return this.value.byDiffID.get(diffID);
+      }
+    }
+    if (!this.names.has(hex)) return undefined;
+    const quiet = new Findings();
+    const list = loadV2Metadata(this.src, `${dir}/${hex}`, quiet);
+    return quiet.list.length === 0 ? list : this.value.byDiffID.get(diffID);
   }
 }
 
@@ -268,6 +296,7 @@ function loadGraphStore(model: Model, driver: string): void {
     get distribution() {
       return distribution.value;
     },
+    v2For: (diffID: string) => distribution.v2For(diffID),
     dirs: new Overlay2Dirs(src, driver, f),
   };
   model.stores.push(store);
