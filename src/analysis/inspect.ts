@@ -175,7 +175,7 @@ export function layerResolution(model: Model, img: ImageNode, paths: PathMap): L
       LinkPresent: l.layer?.shortLink?.id === rec?.cacheID && rec?.cacheID !== undefined,
       ...(hasShortLinks(store.driver) ? {} : { LinkNote: noLinksNote(store.driver) }),
       TarSplit: rec?.hasTarSplit ?? false,
-      Distribution: store?.distribution.byDiffID.get(l.diffID) ?? [],
+      Distribution: (store?.v2For ? store.v2For(l.diffID) : store?.distribution.byDiffID.get(l.diffID)) ?? [],
     };
   });
 }
@@ -397,7 +397,15 @@ function resolveInContainerd(model: Model, store: ContainerdStore, ref: string):
 }
 
 function resolveQuiet(model: Model, ref: string): string | undefined {
-  for (const [key, id] of model.refIndex) if (key === ref || key === `${ref}:latest`) return model.images.get(id)?.loadable ? id : undefined;
+  // The first key in the index equal to `ref` or `ref:latest`: a lookup each, and a scan for
+  // their order only when both are there (a reference stored without a tag).
+  const exact = model.refIndex.get(ref);
+  const latest = model.refIndex.get(`${ref}:latest`);
+  if (exact !== undefined && latest !== undefined) {
+    for (const [key, id] of model.refIndex) if (key === ref || key === `${ref}:latest`) return model.images.get(id)?.loadable ? id : undefined;
+  }
+  const hit = exact ?? latest;
+  if (hit !== undefined) return model.images.get(hit)?.loadable ? hit : undefined;
   const hex = ref.replace(/^sha256:/, '');
   if (/^[a-f0-9]{1,64}$/.test(hex)) {
     const hits = [...model.images.values()].filter((i) => i.loadable && i.id.slice(7).startsWith(hex));
@@ -406,18 +414,34 @@ function resolveQuiet(model: Model, ref: string): string | undefined {
   return undefined;
 }
 
-/** Names of a container: its own plus `/<parent>/<alias>` for every link to it. */
-export function containerNames(model: Model, c: ContainerNode): string[] {
-  const names = [c.record.name];
+/**
+ * HostConfig.Links of every container, as linked name → aliases, in container then link order:
+ * built once per model (containerNames is asked for every container of a listing).
+ */
+const aliasIndex = new WeakMap<Model, Map<string, string[]>>();
+function linkAliases(model: Model): Map<string, string[]> {
+  let index = aliasIndex.get(model);
+  if (index !== undefined) return index;
+  index = new Map();
   for (const other of model.containers.values()) {
     const links = other.record.hostConfig?.Links;
     if (!Array.isArray(links)) continue;
     for (const l of links) {
       if (typeof l !== 'string') continue;
       const [child, alias] = l.split(':');
-      if (child === c.record.name && alias) names.push(alias);
+      if (child === undefined || !alias) continue;
+      const list = index.get(child);
+      if (list) list.push(alias);
+      else index.set(child, [alias]);
     }
   }
+  aliasIndex.set(model, index);
+  return index;
+}
+
+/** Names of a container: its own plus `/<parent>/<alias>` for every link to it. */
+export function containerNames(model: Model, c: ContainerNode): string[] {
+  const names = [c.record.name, ...(linkAliases(model).get(c.record.name) ?? [])];
   // pre-1.10: links lived in linkgraph.db (parent container → alias → linked container).
   for (const l of model.linkgraph?.links ?? []) {
     if (l.child !== c.id) continue;

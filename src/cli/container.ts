@@ -3,8 +3,6 @@ import { API_VERSIONS, containerInspectForApi, type ApiVersion } from '../analys
 import { inspectContainer } from '../analysis/inspect.js';
 import { mountReport } from '../analysis/mounts.js';
 import { resolveContainer } from '../model/resolve.js';
-import { containerText } from '../render/container.js';
-import { mountsText } from '../render/views.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
 export const command = 'container <ref>';
@@ -23,6 +21,6 @@ export const handler = (argv: GlobalArgs & { ref: string; mounts?: boolean; api?
       const shaped = containerInspectForApi(ctx.model, c, inspect, argv.api ?? '1.45');
       printJson(argv.mounts ? { ...shaped, Dockscope: { ...(shaped.Dockscope as object), Mounts: mounts } } : shaped);
     }
-    else print(argv.mounts ? mountsText(mounts, ctx.style) : containerText(inspect, mounts, ctx.style));
+    else print(argv.mounts ? (await import('../render/views.js')).mountsText(mounts, ctx.style) : (await import('../render/container.js')).containerText(inspect, mounts, ctx.style));
     return answeredStatus(ctx);
   });

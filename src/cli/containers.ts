@@ -2,7 +2,6 @@ import type { Argv } from 'yargs';
 import { listContainers } from '../analysis/inspect.js';
 import { isoSeconds, shortHex } from '../render/format.js';
 import { quoted } from '../render/escape.js';
-import { table } from '../render/table.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
 export const command = ['containers', 'ps'];
@@ -17,6 +16,8 @@ export const handler = (argv: GlobalArgs & { all?: boolean; 'no-trunc'?: boolean
     if (ctx.json) printJson(list);
     else {
       const full = argv['no-trunc'] === true;
+      // The table renderer (and cli-table3) is loaded only for a table.
+      const { table } = await import('../render/table.js');
       print(
         table(
           ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'],

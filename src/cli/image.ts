@@ -2,7 +2,6 @@ import type { Argv } from 'yargs';
 import { API_VERSIONS, imageInspectForApi, type ApiVersion } from '../analysis/api-shape.js';
 import { imageHistory, inspectImage } from '../analysis/inspect.js';
 import { resolveImage } from '../model/resolve.js';
-import { imageText } from '../render/views.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
 export const command = 'image <ref>';
@@ -19,6 +18,6 @@ export const handler = (argv: GlobalArgs & { ref: string; api?: ApiVersion; mani
     const img = resolveImage(ctx.model, argv.ref);
     const inspect = inspectImage(ctx.model, img, ctx.paths);
     if (ctx.json) printJson(imageInspectForApi(ctx.model, img, inspect, argv.api ?? '1.45', { manifests: argv.manifests }));
-    else print(imageText({ inspect, history: imageHistory(ctx.model, img) }, ctx.style));
+    else print((await import('../render/views.js')).imageText({ inspect, history: imageHistory(ctx.model, img) }, ctx.style));
     return answeredStatus(ctx);
   });

@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { listImages } from '../analysis/inspect.js';
-import { imagesTable } from '../render/views.js';
 import { answeredStatus, loadContext, print, printJson, run, type GlobalArgs } from './context.js';
 
 export const command = ['images', 'image-ls'];
@@ -16,6 +15,7 @@ export const handler = (argv: GlobalArgs & { all?: boolean; digests?: boolean; '
     const ctx = await loadContext(argv);
     const list = listImages(ctx.model, argv.all === true);
     if (ctx.json) printJson(list);
-    else print(imagesTable(list, { digests: argv.digests === true, noTrunc: argv['no-trunc'] === true }));
+    // The table renderer (and cli-table3) is loaded only for a table.
+    else print((await import('../render/views.js')).imagesTable(list, { digests: argv.digests === true, noTrunc: argv['no-trunc'] === true }));
     return answeredStatus(ctx);
   });

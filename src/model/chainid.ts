@@ -4,9 +4,21 @@ import { sha256Digest } from '../store/digest.js';
  * ChainID(L1) = DiffID(L1); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), over the
  * ASCII of both digest strings (image-spec identity.ChainIDs; FORMATS.md §1.3).
  */
-export function chainIDs(diffIDs: readonly string[]): string[] {
+export function chainIDs(diffIDs: readonly string[], memo?: Map<string, string>): string[] {
   const out: string[] = [];
-  for (const d of diffIDs) out.push(out.length === 0 ? d : sha256Digest(`${out[out.length - 1]} ${d}`));
+  for (const d of diffIDs) {
+    if (out.length === 0) {
+      out.push(d);
+      continue;
+    }
+    const input = `${out[out.length - 1]} ${d}`;
+    let id = memo?.get(input);
+    if (id === undefined) {
+      id = sha256Digest(input);
+      memo?.set(input, id);
+    }
+    out.push(id);
+  }
   return out;
 }
 

@@ -1,7 +1,8 @@
 import type { Source } from '../source/types.js';
 import { loadContainers, type ContainerRecord } from '../store/containers.js';
-import { loadDistribution, type Distribution } from '../store/distribution.js';
-import { Findings } from '../store/findings.js';
+import { loadDistribution, loadV2Metadata, v2metadataDir, type Distribution, type V2Metadata } from '../store/distribution.js';
+import { HEX64 } from '../store/digest.js';
+import { Findings, type Deferred } from '../store/findings.js';
 import { loadImageDb, type ImageRecord } from '../store/imagedb.js';
 import type { ImageConfig } from '../store/imageconfig.js';
 import { loadLayerDb, type LayerDb, type LayerRecord, type MountRecord } from '../store/layerdb.js';
@@ -114,6 +115,8 @@ export interface GraphStore {
   repositories: RepoEntry[];
   layerdb: LayerDb;
   distribution: Distribution;
+  /** distribution.byDiffID.get(diffID), without reading all of `distribution/` where it can. */
+  v2For?(diffID: string): V2Metadata[] | undefined;
   dirs: Overlay2Dirs;
   /** The pre-1.10 `graph/` store (FORMATS.md §7): IDs are bare v1 IDs. */
   legacy?: LegacyInfo;
@@ -203,29 +206,110 @@ export class Model {
   }
 }
 
+/**
+ * A graph-driver store's layer. Its `l/` short link is resolved on first use (which reads the
+ * driver dir's `link`): a listing of images or containers never asks. Its findings keep the place
+ * they had when every link was resolved while the model was built (Findings.defer).
+ */
+class GraphLayer implements LayerNode, Deferred {
+  dir?: DriverDir;
+  readonly images = new Set<string>();
+  readonly containers = new Set<string>();
+  private link?: ShortLink | null;
+  constructor(
+    readonly chainID: string,
+    readonly store: GraphStore,
+    readonly record: LayerRecord,
+    private readonly f: Findings,
+  ) {}
+
+  load(f: Findings): void {
+    const name = this.dir?.link;
+    this.link = (name !== undefined ? this.store.dirs.shortLink(name, f) : undefined) ?? null;
+  }
+
+  get shortLink(): ShortLink | undefined {
+    if (this.link === undefined && this.dir) this.f.force(this);
+    return this.link ?? undefined;
+  }
+}
+
+/** A store's `distribution/`, read when first asked for; its findings keep their place (Findings.defer). */
+class LazyDistribution implements Deferred {
+  private loaded?: Distribution;
+  /** Names in `v2metadata-by-diffid/sha256`, for v2For. */
+  private names?: Set<string>;
+  constructor(
+    private readonly src: Source,
+    private readonly imageRoot: string,
+    private readonly f: Findings,
+  ) {}
+
+  load(f: Findings): void {
+    this.loaded = loadDistribution(this.src, this.imageRoot, f);
+  }
+
+  get value(): Distribution {
+    if (this.loaded === undefined) this.f.force(this);
+    return this.loaded!;
+  }
+
+  /**
+   * byDiffID.get(diffID), reading only that diffID's file while the rest is not loaded (`image
+   * <ref>` asks for its own layers). A file with anything to report, or a directory that does not
+   * list, loads the whole store instead, so findings come once, in their place.
+   */
+  v2For(diffID: string): V2Metadata[] | undefined {
+    if (this.loaded !== undefined) return this.loaded.byDiffID.get(diffID);
+    const hex = diffID.startsWith('sha256:') ? diffID.slice(7) : '';
+    if (!HEX64.test(hex)) return this.value.byDiffID.get(diffID);
+    const dir = v2metadataDir(this.imageRoot);
+    if (this.names === undefined) {
+      try {
+        this.names = new Set(this.src.readdir(dir) ?? []);
+      } catch {
+        return this.value.byDiffID.get(diffID);
+      }
+    }
+    if (!this.names.has(hex)) return undefined;
+    const quiet = new Findings();
+    const list = loadV2Metadata(this.src, `${dir}/${hex}`, quiet);
+    return quiet.list.length === 0 ? list : this.value.byDiffID.get(diffID);
+  }
+}
+
 function loadGraphStore(model: Model, driver: string): void {
   const { src, findings: f } = model;
   const imageRoot = `image/${driver}`;
+  const repositories = loadRepositories(src, imageRoot, f);
+  const layerdb = loadLayerDb(src, imageRoot, f);
+  // `distribution/` (a file per layer and per blob) is read on first use: listings never ask.
+  const distribution = new LazyDistribution(src, imageRoot, f);
+  f.defer(distribution);
   const store: GraphStore = {
     kind: 'graphdriver',
     name: driver,
     driver,
     imageRoot,
-    repositories: loadRepositories(src, imageRoot, f),
-    layerdb: loadLayerDb(src, imageRoot, f),
-    distribution: loadDistribution(src, imageRoot, f),
+    repositories,
+    layerdb,
+    get distribution() {
+      return distribution.value;
+    },
+    v2For: (diffID: string) => distribution.v2For(diffID),
     dirs: new Overlay2Dirs(src, driver, f),
   };
   model.stores.push(store);
 
   for (const [chainID, record] of store.layerdb.layers) {
-    const node: LayerNode = { chainID, store, record, images: new Set(), containers: new Set() };
+    const node = new GraphLayer(chainID, store, record, f);
     if (record.cacheID) {
       node.dir = store.dirs.dir(record.cacheID);
       // zfs layers are datasets in the pool: nothing in the data root names them (FORMATS.md §8).
       if (!node.dir && driver !== 'zfs')
         f.add('warn', 'layer.no-driver-dir', `cache-id ${record.cacheID} names no ${driver === 'devicemapper' ? 'devicemapper/metadata/ device' : `${driver}/ dir`}`, `${imageRoot}/layerdb/sha256/${chainID.slice(7)}/cache-id`);
-      else if (node.dir?.link) node.shortLink = store.dirs.shortLink(node.dir.link);
+      // Its l/ link is resolved when asked (reading the dir's link first), reporting here.
+      else if (node.dir) f.defer(node);
     }
     model.layers.set(chainID, node);
   }
@@ -244,6 +328,8 @@ function loadGraphStore(model: Model, driver: string): void {
     model.refIndex.set(familiarString(r), e.id);
   }
 
+  // Images of a store share most of their chains: each "parent diffID" pair is hashed once.
+  const chainMemo = new Map<string, string>();
   for (const rec of records) {
     const refs = (refsById.get(rec.id) ?? []).sort((a, b) => (a.full < b.full ? -1 : a.full > b.full ? 1 : 0));
     const img: ImageNode = {
@@ -259,11 +345,13 @@ function loadGraphStore(model: Model, driver: string): void {
       children: [],
     };
     const diffIDs = rec.config?.diffIDs ?? [];
-    const chain = chainIDs(diffIDs);
+    const chain = chainIDs(diffIDs, chainMemo);
     img.layers = diffIDs.map((diffID, index) => {
       const layer = model.layers.get(chain[index]!);
       layer?.images.add(rec.id);
       const rd = layer?.record;
+      // The layer's own diffID string where equal, in the config too: images repeat the same chains.
+      if (rd?.diffID === diffID) diffIDs[index] = diffID = rd.diffID;
       return {
         index,
         diffID,

@@ -5,7 +5,12 @@ import { resolvePath, type RawTree } from './resolve.js';
 import { readXattrs, xattrReaderAvailable } from './xattr.js';
 import { EvidenceError, type EntryType, type Source, type Stat } from './types.js';
 
-const { O_RDONLY, O_NOFOLLOW } = fs.constants;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+
+/** A single path component that names an entry (not '', '.', '..' and without NUL). */
+function plainName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('\0');
+}
 /** O_NOATIME keeps reads from touching the evidence's atimes; Node does not export it on all builds. */
 const O_NOATIME: number = (fs.constants as Record<string, number>).O_NOATIME ?? 0o1000000;
 
@@ -45,6 +50,98 @@ const CACHE_ENTRIES = 4096;
 /** Paths per getfattr run: well inside the kernel's argument-size limit for long evidence paths. */
 const XATTR_BATCH = 512;
 
+/**
+ * Directory listings kept (most recently used first). A store is read as "list a directory, then
+ * read in each entry": the parent's listing stays in use while its entries are read, so a few
+ * suffice, and each listing lives only as long as its directory is being worked on.
+ */
+const LISTINGS = 16;
+
+/** Entry names of one directory with their (lstat) types, from one readdir. */
+interface Listing {
+  names: string[];
+  /** By name: the entry (its `name` is the listing's own string, its type the lstat type). */
+  entries: Map<string, fs.Dirent>;
+}
+
+function direntType(d: fs.Dirent): EntryType {
+  if (d.isFile()) return 'file';
+  if (d.isDirectory()) return 'dir';
+  if (d.isSymbolicLink()) return 'symlink';
+  if (d.isCharacterDevice()) return 'char';
+  if (d.isBlockDevice()) return 'block';
+  if (d.isFIFO()) return 'fifo';
+  if (d.isSocket()) return 'socket';
+  return 'other';
+}
+
+/**
+ * A Stat whose type came from the parent directory's listing: nothing else is read until a field
+ * other than `type` (or a symlink's `linkTarget`) is asked for, then one lstat answers them all.
+ * Listing a store records a Stat for thousands of directories and files whose times only the
+ * timeline ever reads.
+ */
+class ListedStat implements Stat {
+  private full?: Stat;
+  constructor(
+    readonly type: EntryType,
+    private readonly dir: string,
+    private readonly name: string,
+    readonly linkTarget?: string,
+  ) {}
+
+  private get s(): Stat {
+    if (this.full) return this.full;
+    const abs = `${this.dir}/${this.name}`;
+    let st: fs.BigIntStats | undefined;
+    try {
+      st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
+    // Gone (or replaced) since it was listed: the evidence changed under us. Keep the listed type
+    // and report nothing else rather than a Stat of some other object.
+    this.full =
+      st && typeOf(st) === this.type
+        ? toStat(st, this.linkTarget)
+        : { type: this.type, size: 0, mode: 0, uid: 0, gid: 0, mtimeNs: 0n, nlink: 0, inode: `?:${abs}`, rdevMajor: 0, rdevMinor: 0, linkTarget: this.linkTarget };
+    return this.full;
+  }
+  get size() {
+    return this.s.size;
+  }
+  get mode() {
+    return this.s.mode;
+  }
+  get uid() {
+    return this.s.uid;
+  }
+  get gid() {
+    return this.s.gid;
+  }
+  get mtimeNs() {
+    return this.s.mtimeNs;
+  }
+  get atimeNs() {
+    return this.s.atimeNs;
+  }
+  get ctimeNs() {
+    return this.s.ctimeNs;
+  }
+  get nlink() {
+    return this.s.nlink;
+  }
+  get inode() {
+    return this.s.inode;
+  }
+  get rdevMajor() {
+    return this.s.rdevMajor;
+  }
+  get rdevMinor() {
+    return this.s.rdevMinor;
+  }
+}
+
 /** Shared read buffer for small files (the process is single-threaded and readSync is synchronous). */
 const SCRATCH = Buffer.allocUnsafe(64 * 1024);
 
@@ -58,8 +155,51 @@ class DirTree implements RawTree {
   /** xattrs by absolute path, filled one view (e.g. a layer's diff dir) at a time. */
   readonly xattrCache = new Map<string, Map<string, Buffer>>();
   readonly xattrScanned = new Set<string>();
+  /** Recent directory listings by absolute path, least recently used first. */
+  private readonly listings = new Map<string, Listing>();
+  private lastKey?: string;
+  private lastListing?: Listing;
   private noatime = O_NOATIME;
   constructor(readonly top: string) {}
+
+  /** The listing of a directory read lately (by absolute path), if still kept. */
+  listing(abs: string): Listing | undefined {
+    // The files of one directory are read in a row: the last listing asked for answers most.
+    if (abs === this.lastKey) return this.lastListing;
+    const l = this.listings.get(abs);
+    if (l !== undefined) {
+      // Most recently used last: the parent of the entries being read stays.
+      this.listings.delete(abs);
+      this.listings.set(abs, l);
+      this.lastKey = abs;
+      this.lastListing = l;
+    }
+    return l;
+  }
+
+  /** Reads a directory with its entries' types (one getdents pass) and keeps the listing. */
+  list(abs: string): Listing {
+    const ents = fs.readdirSync(abs, { withFileTypes: true });
+    const entries = new Map<string, fs.Dirent>();
+    const names: string[] = new Array(ents.length);
+    for (let i = 0; i < ents.length; i++) {
+      const d = ents[i]!;
+      names[i] = d.name;
+      entries.set(d.name, d);
+    }
+    names.sort();
+    const l: Listing = { names, entries };
+    this.listings.delete(abs);
+    if (this.listings.size >= LISTINGS) {
+      const oldest = this.listings.keys().next().value!;
+      this.listings.delete(oldest);
+      if (oldest === this.lastKey) this.lastKey = this.lastListing = undefined;
+    }
+    this.listings.set(abs, l);
+    this.lastKey = abs;
+    this.lastListing = l;
+    return l;
+  }
 
   /**
    * Caches an lstat answer. The cache only saves syscalls (path walks ask about the same directories
@@ -119,15 +259,15 @@ class DirTree implements RawTree {
   }
 
   /** Opens read-only, never following a final symlink (resolvePath already did that, inside the view). */
-  open(parts: string[] | string): number {
+  open(parts: string[] | string, extra = 0): number {
     const p = typeof parts === 'string' ? parts : this.abs(parts);
     try {
-      return fs.openSync(p, O_RDONLY | O_NOFOLLOW | this.noatime);
+      return fs.openSync(p, O_RDONLY | O_NOFOLLOW | this.noatime | extra);
     } catch (e) {
       // O_NOATIME is refused (EPERM) for files we do not own when not privileged.
       if (this.noatime !== 0 && errCode(e) === 'EPERM') {
         this.noatime = 0;
-        return fs.openSync(p, O_RDONLY | O_NOFOLLOW);
+        return fs.openSync(p, O_RDONLY | O_NOFOLLOW | extra);
       }
       throw e;
     }
@@ -164,6 +304,22 @@ export class DirSource implements Source {
   private dirAbs(dir: string): string | undefined {
     const hit = this.dirs.get(dir);
     if (hit !== undefined) return hit;
+    // A directory its resolved parent's listing shows as a directory (not a symlink) resolves to
+    // parent/name without a walk: the listing's type is what the walk's lstat would have said.
+    if (dir !== '') {
+      const i = dir.lastIndexOf('/');
+      const name = i < 0 ? dir : dir.slice(i + 1);
+      if (plainName(name)) {
+        const parent = this.dirAbs(i < 0 ? '' : dir.slice(0, i));
+        const d = parent !== undefined ? this.tree.listing(parent)?.entries.get(name) : undefined;
+        if (d !== undefined && d.isDirectory()) {
+          const abs = `${parent}/${name}`;
+          if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear();
+          this.dirs.set(dir, abs);
+          return abs;
+        }
+      }
+    }
     let r: ReturnType<DirSource['resolve']>;
     try {
       r = this.resolve(dir, true);
@@ -178,47 +334,84 @@ export class DirSource implements Source {
   }
 
   /**
-   * The absolute path of `p` when its parent directory resolves and its last component is a plain
-   * name, else undefined (then resolvePath walks it: '..', NUL, '.', trailing '/', escapes, absences).
-   * The last component itself is not followed: callers lstat it and fall back if it is a symlink.
+   * The resolved parent directory (absolute) and last component of `p` when its parent directory
+   * resolves and its last component is a plain name, else undefined (then resolvePath walks it:
+   * '..', NUL, '.', trailing '/', escapes, absences). The last component itself is not followed:
+   * callers lstat it (or look it up in the parent's listing) and fall back if it is a symlink.
    */
-  private quick(p: string): string | undefined {
+  private quick(p: string): { dir: string; name: string } | undefined {
     const i = p.lastIndexOf('/');
     const name = i < 0 ? p : p.slice(i + 1);
-    if (name === '' || name === '.' || name === '..' || name.includes('\0')) return undefined;
+    if (!plainName(name)) return undefined;
     const dir = this.dirAbs(i < 0 ? '' : p.slice(0, i));
-    return dir === undefined ? undefined : `${dir}/${name}`;
+    return dir === undefined ? undefined : { dir, name };
+  }
+
+  /**
+   * What the parent's kept listing says of `name`: undefined when the parent was not listed lately,
+   * null when the entry is absent, else a Stat that reads the rest only when asked.
+   */
+  private fromListing(dir: string, name: string): Stat | null | undefined {
+    const l = this.tree.listing(dir);
+    if (l === undefined) return undefined;
+    const d = l.entries.get(name);
+    if (d === undefined) return null;
+    const type = direntType(d);
+    // The listing's own name string: `name` is often a slice that would keep the whole path alive.
+    if (type !== 'symlink') return new ListedStat(type, dir, d.name);
+    let target: string;
+    try {
+      target = fs.readlinkSync(`${dir}/${name}`, 'utf8');
+    } catch {
+      return undefined; // changed since listed: ask the filesystem again
+    }
+    return new ListedStat(type, dir, d.name, target);
   }
 
   lstat(p: string): Stat | undefined {
-    const abs = this.quick(p);
-    if (abs !== undefined) return this.tree.lstatAbs(abs);
+    const q = this.quick(p);
+    if (q !== undefined) {
+      const st = this.fromListing(q.dir, q.name);
+      if (st !== undefined) return st ?? undefined;
+      return this.tree.lstatAbs(`${q.dir}/${q.name}`);
+    }
     return this.resolve(p, false).st;
   }
 
   stat(p: string): Stat | undefined {
-    const abs = this.quick(p);
-    if (abs !== undefined) {
-      const st = this.tree.lstatAbs(abs);
+    const q = this.quick(p);
+    if (q !== undefined) {
+      const listed = this.fromListing(q.dir, q.name);
+      if (listed === null) return undefined;
+      const st = listed ?? this.tree.lstatAbs(`${q.dir}/${q.name}`);
       if (st?.type !== 'symlink') return st;
     }
     return this.resolve(p, true).st;
   }
 
   readdir(p: string): string[] | undefined {
-    let abs = this.dirs.get(p);
+    let abs = this.dirAbs(p);
     if (abs === undefined) {
       const { parts, st } = this.resolve(p, true);
       if (!st) return undefined;
       if (st.type !== 'dir') throw new EvidenceError('ENOTDIR', p);
       abs = this.tree.abs(parts);
-      if (this.dirs.size >= CACHE_ENTRIES) this.dirs.clear();
-      this.dirs.set(p, abs);
     }
+    // Kept listings answer again (callers may sort or change what they get: a copy).
+    const kept = this.tree.listing(abs);
+    if (kept !== undefined) return kept.names.slice();
     try {
-      return fs.readdirSync(abs).sort();
+      return this.tree.list(abs).names.slice();
     } catch (e) {
       throw new EvidenceError('EIO', p, `readdir: ${errCode(e) ?? String(e)}`);
+    }
+  }
+
+  prefetch(p: string): void {
+    try {
+      this.readdir(p);
+    } catch {
+      // a hint only: the reads that follow report what is wrong
     }
   }
 
@@ -230,30 +423,45 @@ export class DirSource implements Source {
 
   /** readFile, but absence is an answer (undefined) rather than an exception: most optional files are absent. */
   readFileIfPresent(p: string, limit: number): Buffer | undefined {
-    const abs = this.quick(p);
-    if (abs !== undefined) {
-      // A plain (non-BigInt) lstat is enough to decide: only the type and size are used here.
-      let st: fs.Stats | undefined;
-      try {
-        st = fs.lstatSync(abs, { throwIfNoEntry: false });
-      } catch (e) {
-        const code = errCode(e);
-        if (code !== 'ENOTDIR') throw new EvidenceError('EIO', this.tree.rel(abs), `lstat: ${code ?? String(e)}`);
+    const q = this.quick(p);
+    if (q !== undefined) {
+      const abs = `${q.dir}/${q.name}`;
+      const l = this.tree.listing(q.dir);
+      if (l !== undefined) {
+        // The parent was listed: an absent file costs no syscall, a regular one no lstat.
+        const d = l.entries.get(q.name);
+        if (d === undefined) return undefined;
+        const type = direntType(d);
+        if (type !== 'symlink') return this.readResolved(p, abs, type, -1, limit);
+      } else {
+        // A plain (non-BigInt) lstat is enough to decide: only the type and size are used here.
+        let st: fs.Stats | undefined;
+        try {
+          st = fs.lstatSync(abs, { throwIfNoEntry: false });
+        } catch (e) {
+          const code = errCode(e);
+          if (code !== 'ENOTDIR') throw new EvidenceError('EIO', this.tree.rel(abs), `lstat: ${code ?? String(e)}`);
+        }
+        if (!st) return undefined;
+        if (!st.isSymbolicLink()) return this.readResolved(p, abs, typeOf(st), st.size, limit);
       }
-      if (!st) return undefined;
-      if (!st.isSymbolicLink()) return this.readResolved(p, abs, typeOf(st), st.size, limit);
     }
     const { parts, st } = this.resolve(p, true);
     if (!st) return undefined;
     return this.readResolved(p, this.tree.abs(parts), st.type, st.size, limit);
   }
 
+  /**
+   * Reads a file already resolved to `abs`. `size` is its lstat size, or -1 when only its type is
+   * known (from the parent's listing): then a short read is the end, as it is for a regular file.
+   */
   private readResolved(p: string, abs: string, type: EntryType, size: number, limit: number): Buffer {
     if (type === 'dir') throw new EvidenceError('EISDIR', p);
     if (type !== 'file') throw new EvidenceError('EIO', p, `not a regular file (${type})`);
     let fd: number;
     try {
-      fd = this.tree.open(abs);
+      // Without an lstat just before, O_NONBLOCK keeps a file swapped for a FIFO since from blocking the open.
+      fd = this.tree.open(abs, size < 0 ? O_NONBLOCK : 0);
     } catch (e) {
       throw new EvidenceError(errCode(e) === 'ENOENT' ? 'ENOENT' : 'EIO', p, `open: ${errCode(e) ?? String(e)}`);
     }
@@ -262,7 +470,7 @@ export class DirSource implements Source {
       const chunks: Buffer[] = [];
       let total = 0;
       // One byte past the size, so a file of exactly its size ends on a short read (no read of 0).
-      const want = Math.min(Math.max(size + 1, 4096), limit + 1, 1 << 20) || 1;
+      const want = (size < 0 ? Math.min(SCRATCH.length, limit + 1) : Math.min(Math.max(size + 1, 4096), limit + 1, 1 << 20)) || 1;
       // Metadata files are small: read them through one shared buffer and keep an exact-size copy,
       // rather than allocating a fresh 4 KiB (outside Buffer's pool) per file.
       const chunk = want <= SCRATCH.length ? SCRATCH : Buffer.allocUnsafe(want);
@@ -274,7 +482,7 @@ export class DirSource implements Source {
         chunks.push(Buffer.from(chunk.subarray(0, n)));
         // A short read that ends exactly at the size lstat just gave is end of file: spare the read
         // that would return 0 (one syscall per metadata file). A file that grew is still read on.
-        if (n < want && total === size) break;
+        if (n < want && (size < 0 || total === size)) break;
       }
       return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
     } finally {
@@ -301,10 +509,10 @@ export class DirSource implements Source {
       // A sub view scans its whole tree once, whatever `p` is: only the key is needed, and the
       // parent's cached resolution gives it without walking `p` component by component (export
       // asks for every entry's). Paths quick() declines take the full walk below, errors included.
-      const abs = this.quick(p);
-      if (abs !== undefined) {
+      const q = this.quick(p);
+      if (q !== undefined) {
         this.scanXattrs(this.location, true);
-        return this.tree.xattrCache.get(abs) ?? new Map();
+        return this.tree.xattrCache.get(`${q.dir}/${q.name}`) ?? new Map();
       }
     }
     const { parts, st } = this.resolve(p, false);
@@ -361,8 +569,9 @@ export class DirSource implements Source {
    * then takes readFile / createReadStream, which report absences and oddities as always.
    */
   openRegular(p: string): OpenedFile | undefined {
-    const abs = this.quick(p);
-    if (abs === undefined) return undefined;
+    const q = this.quick(p);
+    if (q === undefined) return undefined;
+    const abs = `${q.dir}/${q.name}`;
     let fd: number;
     try {
       fd = fs.openSync(abs, O_RDONLY | O_NOFOLLOW | fs.constants.O_NONBLOCK | openRegularNoatime);

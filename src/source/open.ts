@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DirSource } from './dir.js';
 import { splitPath } from './paths.js';
-import { TarSource } from './tar.js';
+import type { TarSource } from './tar.js';
 import { EvidenceError, type Source } from './types.js';
 
 /** An opened piece of evidence: the whole tree, and the Docker data root found inside it. */
@@ -94,8 +94,10 @@ export async function openEvidence(spec: string): Promise<Evidence> {
       throw new EvidenceError('ENOENT', spec, `no such evidence: ${spec}`);
     }
   }
-  const top: Source = isFile(file) ? await TarSource.open(path.resolve(file)) : new DirSource(file);
-  const problems = top instanceof TarSource ? [...top.problems] : [];
+  // The archive reader (and tar-stream) is loaded only for an archive: a directory never needs it.
+  const tar: TarSource | undefined = isFile(file) ? await (await import('./tar.js')).TarSource.open(path.resolve(file)) : undefined;
+  const top: Source = tar ?? new DirSource(file);
+  const problems = tar ? [...tar.problems] : [];
   let rootPath: string;
   if (inner !== undefined) {
     rootPath = splitPath(inner).join('/');

@@ -74,6 +74,13 @@ export interface Source {
    */
   readFileIfPresent?(path: string, limit: number): Buffer | undefined;
   readlink(path: string): string | undefined;
+  /**
+   * Optional hint: the entries of directory `path` are about to be looked at one by one. A backend
+   * for which one listing is cheaper than a lookup per entry (a directory: one getdents instead of
+   * an lstat per file, absent files included) lists it now. Never fails: problems surface on the
+   * reads that follow.
+   */
+  prefetch?(path: string): void;
   /** Streams a file's bytes (follows symlinks inside the view); content can be large. */
   createReadStream(path: string): Readable;
   /** Extended attributes (PAX records in a tar; the filesystem's for a directory). */

@@ -1,7 +1,7 @@
 import type { Source, Stat } from '../source/types.js';
 import { HEX64 } from './digest.js';
 import type { Findings } from './findings.js';
-import { isObject, lstatOptional, num, parseJson, readdirOptional, readOptional, str, strArray } from './read.js';
+import { isObject, lstatOptional, num, parseJson, prefetch, readdirOptional, readOptional, str, strArray } from './read.js';
 
 export interface ContainerState {
   Running: boolean;
@@ -134,6 +134,7 @@ export function parseContainerConfig(buf: Buffer, dirId: string, path: string, f
 
 export function loadContainer(src: Source, dirId: string, f: Findings): ContainerRecord | undefined {
   const dir = `containers/${dirId}`;
+  prefetch(src, dir);
   let path = `${dir}/config.v2.json`;
   let buf = readOptional(src, path, f, 'container.unreadable');
   // Pre-1.10 engines wrote config.json (same shape; Image is a bare v1 ID), and 1.10 migrated it.

@@ -32,6 +32,16 @@ export interface ImageConfig {
   history: HistoryEntry[];
 }
 
+/** Short history strings that repeat across images ("buildkit.dockerfile.v0"): one copy each. */
+const common = new Map<string, string>();
+function intern(s: string | undefined): string | undefined {
+  if (s === undefined || s.length > 64) return s;
+  const hit = common.get(s);
+  if (hit !== undefined) return hit;
+  if (common.size < 4096) common.set(s, s);
+  return s;
+}
+
 /** Parses image config bytes. Returns undefined when Docker itself would refuse the config. */
 export function parseImageConfig(buf: Buffer, path: string, f: Findings): ImageConfig | undefined {
   const doc = parseJson(buf, path, f, 'imagedb.bad-json');
@@ -69,8 +79,8 @@ export function parseImageConfig(buf: Buffer, path: string, f: Findings): ImageC
       history.push({
         created: str(h.created),
         created_by: str(h.created_by),
-        author: str(h.author),
-        comment: str(h.comment),
+        author: intern(str(h.author)),
+        comment: intern(str(h.comment)),
         empty_layer: bool(h.empty_layer),
       });
     }

@@ -1,8 +1,8 @@
 import type { Source, Stat } from '../source/types.js';
 import { HEX64, isDigest, sha256Hex } from './digest.js';
-import type { Findings } from './findings.js';
-import { parseImageConfig, type ImageConfig } from './imageconfig.js';
-import { lstatOptional, readdirOptional, readOptional } from './read.js';
+import { Findings } from './findings.js';
+import { parseImageConfig, type HistoryEntry, type ImageConfig } from './imageconfig.js';
+import { lstatOptional, prefetch, readdirOptional, readOptional } from './read.js';
 
 export interface ImageRecord {
   /** 'sha256:<hex>' = the file name. */
@@ -21,6 +21,31 @@ export interface ImageRecord {
 }
 
 /**
+ * An image's history is read again from its config when asked for (history, image, timeline):
+ * it is most of what a parsed config keeps (on the huge bench store 13 of 24 MB), and a listing
+ * never shows it. Its findings were reported by the first parse. Should the file no longer hash
+ * as it did, the history is empty rather than another file's.
+ */
+function historyOnDemand(cfg: ImageConfig, src: Source, path: string, hex: string): void {
+  let history: HistoryEntry[] | undefined;
+  Object.defineProperty(cfg, 'history', {
+    enumerable: true,
+    configurable: true,
+    get(): HistoryEntry[] {
+      if (history === undefined) {
+        const quiet = new Findings();
+        const buf = readOptional(src, path, quiet, 'imagedb.unreadable');
+        history = buf && sha256Hex(buf) === hex ? (parseImageConfig(buf, path, quiet)?.history ?? []) : [];
+      }
+      return history;
+    },
+    set(v: HistoryEntry[]) {
+      history = v;
+    },
+  });
+}
+
+/**
  * Reads `imagedb/` (FORMATS.md §1.2). Like Docker it only looks at 64-hex names, but unlike Docker
  * it keeps images whose bytes do not hash to their name, so the tampering can be reported.
  */
@@ -28,6 +53,7 @@ export function loadImageDb(src: Source, imageRoot: string, f: Findings): ImageR
   const contentDir = `${imageRoot}/imagedb/content/sha256`;
   const metaDir = `${imageRoot}/imagedb/metadata/sha256`;
   const out: ImageRecord[] = [];
+  prefetch(src, metaDir);
   for (const name of readdirOptional(src, contentDir, f, 'imagedb.unreadable')) {
     const path = `${contentDir}/${name}`;
     if (!HEX64.test(name)) {
@@ -39,15 +65,18 @@ export function loadImageDb(src: Source, imageRoot: string, f: Findings): ImageR
     const computed = sha256Hex(buf);
     if (computed !== name)
       f.add('error', 'imagedb.digest-mismatch', `config bytes hash to sha256:${computed}; Docker would drop this image`, path);
+    const id = `sha256:${name}`;
     const rec: ImageRecord = {
-      id: `sha256:${name}`,
-      computedId: `sha256:${computed}`,
+      id,
+      computedId: computed === name ? id : `sha256:${computed}`,
       config: parseImageConfig(buf, path, f),
       builtLocally: false,
       contentStat: lstatOptional(src, path, f, 'imagedb.unreadable'),
       bytes: buf.length,
     };
+    if (rec.config) historyOnDemand(rec.config, src, path, computed);
     const meta = `${metaDir}/${name}`;
+    prefetch(src, meta);
     const parent = readOptional(src, `${meta}/parent`, f, 'imagedb.unreadable')?.toString('utf8').trim();
     if (parent !== undefined) {
       if (isDigest(parent)) rec.parent = parent;

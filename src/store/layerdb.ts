@@ -1,7 +1,7 @@
 import type { Source, Stat } from '../source/types.js';
 import { HEX64, isDigest } from './digest.js';
 import type { Findings } from './findings.js';
-import { isObject, lstatOptional, parseJson, readdirOptional, readOptional } from './read.js';
+import { isObject, lstatOptional, parseJson, prefetch, readdirOptional, readOptional } from './read.js';
 
 /** `layerdb/sha256/<chainID>/` (FORMATS.md §1.3). */
 export interface LayerRecord {
@@ -47,6 +47,7 @@ function text(src: Source, path: string, f: Findings): string | undefined {
 
 export function loadLayer(src: Source, dir: string, chainHex: string, f: Findings): LayerRecord {
   const rec: LayerRecord = { chainID: `sha256:${chainHex}`, hasTarSplit: false };
+  prefetch(src, dir);
   rec.dirStat = lstatOptional(src, dir, f, 'layerdb.unreadable');
   const fail = (why: string, path: string, sev: 'warn' | 'error' = 'error') => {
     rec.loadError ??= why;
@@ -97,6 +98,7 @@ export function loadLayer(src: Source, dir: string, chainHex: string, f: Finding
 }
 
 function loadMount(src: Source, dir: string, containerID: string, f: Findings): MountRecord {
+  prefetch(src, dir);
   const rec: MountRecord = { containerID, dirStat: lstatOptional(src, dir, f, 'layerdb.unreadable') };
   for (const [file, key] of [['mount-id', 'mountID'], ['init-id', 'initID']] as const) {
     const v = text(src, `${dir}/${file}`, f)?.trim();
@@ -136,6 +138,10 @@ export function loadLayerDb(src: Source, imageRoot: string, f: Findings): LayerD
     }
     db.mounts.set(name, loadMount(src, path, name, f));
   }
+  // One string per chainID: a parent pointer becomes the parent's own chainID (a store of thousands
+  // of layers otherwise keeps a copy per child, and per container for a mount's parent).
+  for (const rec of db.layers.values()) if (rec.parent !== undefined) rec.parent = db.layers.get(rec.parent)?.chainID ?? rec.parent;
+  for (const rec of db.mounts.values()) if (rec.parent !== undefined) rec.parent = db.layers.get(rec.parent)?.chainID ?? rec.parent;
   for (const name of readdirOptional(src, `${base}/tmp`, f, 'layerdb.unreadable')) {
     const path = `${base}/tmp/${name}`;
     db.writeSets.push({ name, stat: lstatOptional(src, path, f, 'layerdb.unreadable') });

@@ -1,7 +1,7 @@
 import type { Source, Stat } from '../source/types.js';
-import type { Findings } from './findings.js';
+import type { Deferred, Findings } from './findings.js';
 import { parseAufsLayers } from './aufs.js';
-import { lstatOptional, readdirOptional, readOptional } from './read.js';
+import { lstatOptional, prefetch, readdirOptional, readOptional } from './read.js';
 
 /** overlay2 short links: 26 characters of RFC 4648 base32, upper case (overlayutils GenerateID). */
 export const LINK_RE = /^[A-Z2-7]{26}$/;
@@ -43,6 +43,60 @@ export interface ShortLink {
 }
 
 const KNOWN = new Set(['diff', 'link', 'lower', 'work', 'merged', 'committed']);
+const LOWER_RE = /^l\/[A-Z2-7]{26}$/;
+
+/** What an overlay2 dir holds beyond its existence: read on demand (OverlayDir). */
+interface OverlayFacts {
+  names: Set<string>;
+  link?: string;
+  lower?: string[];
+}
+const NO_FACTS: OverlayFacts = { names: new Set() };
+
+/**
+ * An overlay2 (fuse-overlayfs) driver dir read only when one of its facts (link, lower, committed,
+ * diff/, work/, merged/, extras) is asked for: a listing of images or containers needs none of
+ * them, and reading them was a getdents and two files per layer. Its findings keep the place they
+ * had when every dir was read up front (Findings.defer), so `info` and `verify` list the same.
+ */
+class OverlayDir implements DriverDir, Deferred {
+  private facts?: OverlayFacts;
+  constructor(
+    readonly id: string,
+    readonly stat: Stat,
+    private readonly dirs: Overlay2Dirs,
+  ) {}
+
+  load(f: Findings): void {
+    this.facts = this.dirs.readFacts(this.id, f);
+  }
+
+  private get x(): OverlayFacts {
+    if (this.facts === undefined) this.dirs.findings.force(this);
+    return this.facts ?? NO_FACTS;
+  }
+  get link(): string | undefined {
+    return this.x.link;
+  }
+  get lower(): string[] | undefined {
+    return this.x.lower;
+  }
+  get committed(): boolean {
+    return this.x.names.has('committed');
+  }
+  get hasDiff(): boolean {
+    return this.x.names.has('diff');
+  }
+  get hasWork(): boolean {
+    return this.x.names.has('work');
+  }
+  get hasMerged(): boolean {
+    return this.x.names.has('merged');
+  }
+  get extra(): string[] {
+    return [...this.x.names].filter((n) => !KNOWN.has(n));
+  }
+}
 const KNOWN_OVERLAY1 = new Set(['root', 'upper', 'work', 'merged', 'lower-id']);
 const AUFS_ID = /^[0-9a-f]{64}(-init)?$/;
 
@@ -54,6 +108,9 @@ export class Overlay2Dirs {
   private readonly dirs = new Map<string, DriverDir | null>();
   private readonly links = new Map<string, ShortLink | null>();
   private readonly names = new Map<string, string>();
+  /** Whether `home` (and `home/l`) were offered to Source.prefetch: lookups of their entries follow. */
+  private primed = false;
+  private linksPrimed = false;
 
   /**
    * One flat copy of each `lower` entry for all dirs: split() returns slices that each keep the whole
@@ -94,38 +151,43 @@ export class Overlay2Dirs {
     if (this.home === 'vfs' || this.home === 'btrfs') return this.readFullCopy(id);
     if (this.home === 'devicemapper') return this.readDevicemapper(id);
     const path = `${this.home}/${id}`;
+    if (!this.primed) {
+      this.primed = true;
+      prefetch(this.src, this.home);
+    }
     const stat = lstatOptional(this.src, path, this.f, 'overlay2.unreadable');
     if (!stat || stat.type !== 'dir') {
       if (stat) this.f.add('warn', 'overlay2.not-a-dir', `driver entry is a ${stat.type}, not a directory`, path);
       return undefined;
     }
-    const names = new Set(readdirOptional(this.src, path, this.f, 'overlay2.unreadable'));
-    const d: DriverDir = {
-      id,
-      stat,
-      committed: names.has('committed'),
-      hasDiff: names.has('diff'),
-      hasWork: names.has('work'),
-      hasMerged: names.has('merged'),
-      extra: [...names].filter((n) => !KNOWN.has(n)),
-    };
+    const d = new OverlayDir(id, stat, this);
+    // Its entries, link and lower are read when asked; their findings keep this place in the list.
+    this.f.defer(d);
+    return d;
+  }
+
+  /** Reads an overlay2 dir's entries, `link` and `lower` (OverlayDir), reporting to `f`. */
+  readFacts(id: string, f: Findings): OverlayFacts {
+    const path = `${this.home}/${id}`;
+    const names = new Set(readdirOptional(this.src, path, f, 'overlay2.unreadable'));
+    const d: OverlayFacts = { names };
     if (names.has('link')) {
-      const link = readOptional(this.src, `${path}/link`, this.f, 'overlay2.unreadable')?.toString('utf8').trim();
+      const link = readOptional(this.src, `${path}/link`, f, 'overlay2.unreadable')?.toString('utf8').trim();
       if (link !== undefined) {
         if (LINK_RE.test(link)) d.link = link;
-        else this.f.add('warn', 'overlay2.bad-link', `link is ${JSON.stringify(link.slice(0, 80))}`, `${path}/link`);
+        else f.add('warn', 'overlay2.bad-link', `link is ${JSON.stringify(link.slice(0, 80))}`, `${path}/link`);
       }
     }
     if (names.has('lower')) {
-      const lower = readOptional(this.src, `${path}/lower`, this.f, 'overlay2.unreadable')?.toString('utf8').trim();
+      const lower = readOptional(this.src, `${path}/lower`, f, 'overlay2.unreadable')?.toString('utf8').trim();
       if (lower !== undefined) {
         // Interned: a chain's l/<link> names repeat in the lower file of every layer above it.
         d.lower = lower === '' ? [] : lower.split(':').map((e) => this.intern(e));
-        const bad = d.lower.find((e) => !/^l\/[A-Z2-7]{26}$/.test(e));
-        if (bad !== undefined) this.f.add('warn', 'overlay2.bad-lower', `lower entry ${JSON.stringify(bad.slice(0, 80))} is not l/<link>`, `${path}/lower`);
+        const bad = d.lower.find((e) => !LOWER_RE.test(e));
+        if (bad !== undefined) f.add('warn', 'overlay2.bad-lower', `lower entry ${JSON.stringify(bad.slice(0, 80))} is not l/<link>`, `${path}/lower`);
       }
     }
-    if (!d.hasDiff && this.overlayLayout) this.f.add('warn', 'overlay2.no-diff', 'driver dir has no diff/', path);
+    if (!names.has('diff') && this.overlayLayout) f.add('warn', 'overlay2.no-diff', 'driver dir has no diff/', path);
     return d;
   }
 
@@ -200,23 +262,32 @@ export class Overlay2Dirs {
     return { id, stat, committed: false, hasDiff: true, hasWork: false, hasMerged: false, extra: [] };
   }
 
-  /** Resolves an `l/` entry. */
-  shortLink(name: string): ShortLink | undefined {
+  /** Where this store's findings go (OverlayDir forces its deferred read through it). */
+  get findings(): Findings {
+    return this.f;
+  }
+
+  /** Resolves an `l/` entry; the first resolution of a name reports to `f`. */
+  shortLink(name: string, f: Findings = this.f): ShortLink | undefined {
     const hit = this.links.get(name);
     if (hit !== undefined) return hit ?? undefined;
     let out: ShortLink | undefined;
     if (LINK_RE.test(name)) {
       const path = `${this.home}/l/${name}`;
-      const stat = lstatOptional(this.src, path, this.f, 'overlay2.unreadable');
+      if (!this.linksPrimed) {
+        this.linksPrimed = true;
+        prefetch(this.src, `${this.home}/l`);
+      }
+      const stat = lstatOptional(this.src, path, f, 'overlay2.unreadable');
       if (stat) {
         out = { name, stat };
         if (stat.type === 'symlink') {
           out.target = stat.linkTarget;
           const m = /^\.\.\/([^/]+)\/diff\/?$/.exec(stat.linkTarget ?? '');
           if (m && m[1] !== '..' && m[1] !== '.') out.id = m[1];
-          else this.f.add('warn', 'overlay2.odd-short-link', `points at ${JSON.stringify(stat.linkTarget?.slice(0, 120))}, not ../<id>/diff`, path);
+          else f.add('warn', 'overlay2.odd-short-link', `points at ${JSON.stringify(stat.linkTarget?.slice(0, 120))}, not ../<id>/diff`, path);
         } else {
-          this.f.add('warn', 'overlay2.odd-short-link', `is a ${stat.type}, not a symlink`, path);
+          f.add('warn', 'overlay2.odd-short-link', `is a ${stat.type}, not a symlink`, path);
         }
       }
     }

@@ -26,6 +26,11 @@ export function readdirOptional(src: Source, path: string, f: Findings, code: st
   }
 }
 
+/** Source.prefetch where the backend offers it (see there): the reads in `dir` follow. */
+export function prefetch(src: Source, dir: string): void {
+  src.prefetch?.(dir);
+}
+
 export function lstatOptional(src: Source, path: string, f: Findings, code: string) {
   try {
     return src.lstat(path);

@@ -116,3 +116,40 @@ test('dir: whole files of every size around the read buffers, special files refu
     assert.throws(() => src.readFileIfPresent('overlay2/abc/diff/fifo', 100), isCode('EIO'));
   }
 });
+
+test('dir: answers from a listing give the same results, escapes included', () => {
+  const { root, outside } = tree();
+  fs.writeFileSync(path.join(root, 'overlay2/abc/link'), 'ABC\n');
+  fs.writeFileSync(path.join(root, 'overlay2/abc/big'), Buffer.alloc(200_000, 7));
+  spawnSync('mkfifo', [path.join(root, 'overlay2/abc/fifo')]);
+  const cold = new DirSource(root);
+  const warm = new DirSource(root);
+  warm.prefetch('overlay2/abc');
+  warm.prefetch('overlay2/l');
+  warm.prefetch('overlay2');
+  for (const src of [cold, warm]) {
+    assert.equal(src.readFile('overlay2/abc/link', 100).toString(), 'ABC\n');
+    assert.equal(src.readFile('overlay2/abc/big', 1 << 20).length, 200_000);
+    assert.throws(() => src.readFile('overlay2/abc/big', 1000), isCode('ETOOBIG'));
+    assert.equal(src.readFileIfPresent!('overlay2/abc/absent', 100), undefined);
+    assert.equal(src.lstat('overlay2/abc/absent'), undefined);
+    assert.throws(() => src.readFile('overlay2/abc/diff', 100), isCode('EISDIR'));
+    assert.throws(() => src.readFile('overlay2/l/ABS_OUT/secret', 100), isCode('ESCAPE'));
+    assert.throws(() => src.readFile('overlay2/l/REL_OUT/secret', 100), isCode('ESCAPE'));
+    assert.equal(src.readFile('overlay2/l/LINK/f', 100).toString(), 'inside');
+    assert.equal(src.lstat('overlay2/l/ABS_OUT')!.linkTarget, outside);
+    assert.equal(src.readlink('overlay2/l/LINK'), '../abc/diff');
+    assert.equal(src.stat('overlay2/l/LINK')!.type, 'dir');
+    assert.deepEqual(src.readdir('overlay2/abc'), fs.readdirSync(path.join(root, 'overlay2/abc')).sort());
+  }
+  // A Stat from a listing reads the rest on demand and agrees with a real lstat.
+  for (const p of ['overlay2/abc', 'overlay2/abc/link', 'overlay2/l/LINK']) {
+    const a = cold.lstat(p)!;
+    const b = warm.lstat(p)!;
+    for (const k of ['type', 'size', 'mode', 'uid', 'gid', 'mtimeNs', 'ctimeNs', 'nlink', 'inode', 'linkTarget'] as const) assert.equal(b[k], a[k], `${p} ${k}`);
+  }
+  if (fs.existsSync(path.join(root, 'overlay2/abc/fifo'))) {
+    // Listed as a FIFO: refused without opening it (an open would block).
+    assert.throws(() => warm.readFile('overlay2/abc/fifo', 100), isCode('EIO'));
+  }
+});
