@@ -237,7 +237,8 @@ const STRACE = ['/usr/bin/strace', '/bin/strace'].find((p) => fs.existsSync(p));
 function filesRead(argv: string[], root: string): string[] | undefined {
   if (!STRACE) return undefined;
   const out = path.join(SCRATCH, 'strace');
-  spawnSync(STRACE, ['-f', '-qq', '-e', 'trace=openat,open,readlink,readlinkat', '-o', out, ...argv], { stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+  // --seccomp-bpf: stop only at the traced calls, or a huge store's run takes minutes under strace
+  spawnSync(STRACE, ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=openat,open,readlink,readlinkat', '-o', out, ...argv], { stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
   const seen = new Set<string>();
   const prefix = root.endsWith('/') ? root : `${root}/`;
   for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
