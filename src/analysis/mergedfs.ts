@@ -131,6 +131,18 @@ export function isWhiteoutDevice(st: Stat): boolean {
   return st.type === 'char' && st.rdevMajor === 0 && st.rdevMinor === 0;
 }
 
+/**
+ * A copy of `st` with another size. Field by field: a Source may answer with an object whose
+ * fields are getters (DirSource reads the lstat on demand), which a spread would not copy.
+ */
+function withSize(st: Stat, size: number): Stat {
+  const out: Stat = { type: st.type, size, mode: st.mode, uid: st.uid, gid: st.gid, mtimeNs: st.mtimeNs, nlink: st.nlink, inode: st.inode, rdevMajor: st.rdevMajor, rdevMinor: st.rdevMinor };
+  if (st.atimeNs !== undefined) out.atimeNs = st.atimeNs;
+  if (st.ctimeNs !== undefined) out.ctimeNs = st.ctimeNs;
+  if (st.linkTarget !== undefined) out.linkTarget = st.linkTarget;
+  return out;
+}
+
 /** Splits a container path, keeping '..' (resolved by the walk, not lexically). */
 function splitContainerPath(p: string): string[] {
   if (p.includes('\0')) throw new EvidenceError('EBADPATH', p, 'path contains a NUL byte');
@@ -148,6 +160,7 @@ export class MergedFs {
   readonly maxDepth: number;
   private rootEntry: MergedEntry | null | undefined;
   private readonly noted = new Set<string>();
+  private xwhLast: { layer: number; dir: string; yes: boolean } | undefined;
 
   constructor(
     readonly layers: LayerDir[],
@@ -229,9 +242,19 @@ export class MergedFs {
   private isOverlayWhiteout(layer: number, dir: string, st: Stat, rel: string): boolean {
     if (!usesOverlay(this.layers[layer]!.whiteouts)) return false;
     if (isWhiteoutDevice(st)) return true;
-    // xwhiteout (Linux 6.7+): only looked for in directories that announce them.
-    if (st.type === 'file' && st.size === 0 && this.opaqueXattr(layer, dir) === 'x') return this.xattrValue(layer, rel, OVERLAY_WHITEOUT) !== undefined;
+    // xwhiteout (Linux 6.7+): only looked for in directories that announce them. The directory is
+    // asked before the size: a size read from a listing costs an lstat per file of the walk.
+    if (st.type === 'file' && this.holdsXwhiteouts(layer, dir) && st.size === 0) return this.xattrValue(layer, rel, OVERLAY_WHITEOUT) !== undefined;
     return false;
+  }
+
+  /** Whether a layer's directory announces xwhiteouts (opaque "x"); the last answer is kept, as a directory's names are looked up in a row. */
+  private holdsXwhiteouts(layer: number, dir: string): boolean {
+    const m = this.xwhLast;
+    if (m !== undefined && m.layer === layer && m.dir === dir) return m.yes;
+    const yes = this.opaqueXattr(layer, dir) === 'x';
+    this.xwhLast = { layer, dir, yes };
+    return yes;
   }
 
   /** Whether a name is an aufs marker in this layer (never content). */
@@ -309,7 +332,7 @@ export class MergedFs {
       if (!st) continue;
       if (st.type === 'file') {
         e.data = { layer, rel };
-        e.stat = { ...e.stat, size: st.size };
+        e.stat = withSize(e.stat, st.size);
       }
       break;
     }
