@@ -20,7 +20,7 @@ import nodeFs from 'node:fs';
 import nodePath from 'node:path';
 import type { Writable } from 'node:stream';
 import type { OpenedFile } from '../source/dir.js';
-import { isEvidenceError, type Source } from '../source/types.js';
+import { isEvidenceError, type Source, type Stat } from '../source/types.js';
 import type { MergedEntry, MergedFs } from './mergedfs.js';
 import { BINARY_PREFIX, encodeUstar, MAX_USTAR_ID, MAX_USTAR_TIME, paxBlocks, TarOutput, type UstarHeader } from './tarwriter.js';
 
@@ -77,34 +77,43 @@ export function* exportPlan(view: MergedFs, skipped: ExportSkip[] = []): Generat
   if (!root) return;
   const seen = new Map<string, string>();
   for (const e of view.walk(root)) {
-    const st = e.stat;
-    const type = TYPE[st.type];
-    const name = e.path.slice(1) + (st.type === 'dir' ? '/' : '');
-    if (!type) {
-      skipped.push({ path: e.path, reason: `${st.type}: not representable in a tar (the engine skips it too)` });
-      continue;
-    }
-    const out: ExportEntry = { name, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0, mtime: secondsOf(st.mtimeNs), entry: e };
-    if (type === 'symlink') out.linkname = st.linkTarget ?? '';
-    if (type === 'character-device' || type === 'block-device') {
-      out.devmajor = st.rdevMajor;
-      out.devminor = st.rdevMinor;
-    }
-    const cap = view.xattrs(e).get('security.capability');
-    if (cap) out.capability = normaliseCapability(cap);
-    if (st.type !== 'dir' && st.nlink > 1) {
-      // Layers are views of one evidence tree: an inode string names one file across them.
-      const first = seen.get(st.inode);
-      if (first !== undefined) {
-        out.type = 'link';
-        out.linkname = first;
-        out.size = 0;
-        delete out.devmajor;
-        delete out.devminor;
-      } else seen.set(st.inode, name);
-    }
-    yield out;
+    const out = planEntry(view, e, e.stat, seen, skipped);
+    if (out) yield out;
   }
+}
+
+/**
+ * The tar entry of one walked entry described by `st` (its own stat, or the fstat of the file
+ * export opened), or undefined when a tar cannot hold it (noted in `skipped`). `seen` maps the
+ * inodes written so far to their first name.
+ */
+function planEntry(view: MergedFs, e: MergedEntry, st: Stat, seen: Map<string, string>, skipped: ExportSkip[]): ExportEntry | undefined {
+  const type = TYPE[st.type];
+  const name = e.path.slice(1) + (st.type === 'dir' ? '/' : '');
+  if (!type) {
+    skipped.push({ path: e.path, reason: `${st.type}: not representable in a tar (the engine skips it too)` });
+    return undefined;
+  }
+  const out: ExportEntry = { name, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0, mtime: secondsOf(st.mtimeNs), entry: e };
+  if (type === 'symlink') out.linkname = st.linkTarget ?? '';
+  if (type === 'character-device' || type === 'block-device') {
+    out.devmajor = st.rdevMajor;
+    out.devminor = st.rdevMinor;
+  }
+  const cap = view.xattrs(e).get('security.capability');
+  if (cap) out.capability = normaliseCapability(cap);
+  if (st.type !== 'dir' && st.nlink > 1) {
+    // Layers are views of one evidence tree: an inode string names one file across them.
+    const first = seen.get(st.inode);
+    if (first !== undefined) {
+      out.type = 'link';
+      out.linkname = first;
+      out.size = 0;
+      delete out.devmajor;
+      delete out.devminor;
+    } else seen.set(st.inode, name);
+  }
+  return out;
 }
 
 /**
@@ -230,7 +239,7 @@ async function writeBodyStream(view: MergedFs, x: ExportEntry, out: TarOutput, p
 }
 
 /** What a Source may offer for reading many files in a row (DirSource does). */
-type FastSource = Source & { openRegular?(p: string): OpenedFile | undefined };
+type FastSource = Source & { openRegular?(p: string, withStat?: boolean): OpenedFile | undefined };
 
 /**
  * Files up to this size are read with one read() straight into the output buffer, behind their
@@ -239,65 +248,67 @@ type FastSource = Source & { openRegular?(p: string): OpenedFile | undefined };
 const SMALL_FILE = 256 * 1024;
 
 /**
- * The fast path for a regular file: opened once through the Source (no path walk, no lstat), read
- * into the output buffer. Returns the bytes written, or undefined when it could not be opened this
- * way (nothing written; the caller streams it). Growth, shortness and read errors are reported as
- * the streaming path reports them.
+ * A regular file's bytes opened once through its layer's Source (no path walk), with the fstat of
+ * what was opened; undefined when the Source offers no such open or declines (the caller then
+ * describes the entry by its own stat and streams it).
  */
-async function writeBodyFast(view: MergedFs, x: ExportEntry, out: TarOutput, problems: string[]): Promise<number | undefined> {
-  const d = view.dataOf(x.entry);
+function openFast(view: MergedFs, e: MergedEntry): OpenedFile | undefined {
+  const d = view.dataOf(e);
   const src = view.layers[d.layer]?.src as FastSource | undefined;
   if (!src?.openRegular) return undefined;
-  let f: OpenedFile | undefined;
   try {
-    f = src.openRegular(d.rel);
+    return src.openRegular(d.rel, true);
   } catch (e) {
     if (!isEvidenceError(e) && !(e instanceof Error && 'code' in e)) throw e;
     return undefined;
   }
-  if (!f) return undefined;
+}
+
+/**
+ * The fast path for a regular file: its bytes read from the file opened by openFast into the
+ * output buffer. Returns the bytes written, or undefined when a small file did not read as its
+ * size (nothing written; the caller streams it, which reports what it finds). Growth, shortness
+ * and read errors of larger files are reported as the streaming path reports them.
+ */
+async function writeBodyFast(f: OpenedFile, x: ExportEntry, out: TarOutput, problems: string[]): Promise<number | undefined> {
   let written = 0;
-  try {
-    if (x.size <= SMALL_FILE) {
-      // One read of size + 1 into the buffer: a short read at the size is end of file.
-      await out.reserve(x.size + 1);
-      let n: number;
-      try {
-        n = f.read(out.buffer, out.pos, x.size + 1);
-      } catch {
-        return undefined; // the streaming path reads it again and reports what it finds
-      }
-      if (n !== x.size) return undefined;
-      out.pos += n;
-      return n;
+  if (x.size <= SMALL_FILE) {
+    // One read of size + 1 into the buffer: a short read at the size is end of file.
+    await out.reserve(x.size + 1);
+    let n: number;
+    try {
+      n = f.read(out.buffer, out.pos, x.size + 1);
+    } catch {
+      return undefined; // the streaming path reads it again and reports what it finds
     }
-    for (;;) {
-      if (out.room === 0) await out.flush();
-      const want = Math.min(out.room, x.size - written);
-      if (want === 0) break;
-      let n: number;
-      try {
-        n = f.read(out.buffer, out.pos, want);
-      } catch (e) {
-        problems.push(`${x.entry.path}: content unreadable after ${written} bytes (${(e as Error).message}); zero-filled`);
-        break;
-      }
-      if (n === 0) break;
-      out.pos += n;
-      written += n;
+    if (n !== x.size) return undefined;
+    out.pos += n;
+    return n;
+  }
+  for (;;) {
+    if (out.room === 0) await out.flush();
+    const want = Math.min(out.room, x.size - written);
+    if (want === 0) break;
+    let n: number;
+    try {
+      n = f.read(out.buffer, out.pos, want);
+    } catch (e) {
+      problems.push(`${x.entry.path}: content unreadable after ${written} bytes (${(e as Error).message}); zero-filled`);
+      break;
     }
-    if (written === x.size) {
-      const probe = Buffer.allocUnsafe(1);
-      let more = 0;
-      try {
-        more = f.read(probe, 0, 1);
-      } catch {
-        more = 0;
-      }
-      if (more > 0) problems.push(`${x.entry.path}: longer than its recorded ${x.size} bytes; cut`);
+    if (n === 0) break;
+    out.pos += n;
+    written += n;
+  }
+  if (written === x.size) {
+    const probe = Buffer.allocUnsafe(1);
+    let more = 0;
+    try {
+      more = f.read(probe, 0, 1);
+    } catch {
+      more = 0;
     }
-  } finally {
-    f.close();
+    if (more > 0) problems.push(`${x.entry.path}: longer than its recorded ${x.size} bytes; cut`);
   }
   if (written < x.size) {
     if (!problems.some((p) => p.startsWith(`${x.entry.path}:`))) problems.push(`${x.entry.path}: ${x.size - written} bytes short of its recorded size; zero-filled`);
@@ -310,19 +321,31 @@ async function writeBodyFast(view: MergedFs, x: ExportEntry, out: TarOutput, pro
 export async function writeExport(view: MergedFs, out: Writable): Promise<ExportSummary> {
   const summary: ExportSummary = { entries: 0, files: 0, bytes: 0, hardlinks: 0, skipped: [], problems: [] };
   const tar = new TarOutput(out);
-  for (const x of exportPlan(view, summary.skipped)) {
+  const root = view.root();
+  const seen = new Map<string, string>();
+  // The walk and the entries are exportPlan's; a regular file is opened before its header is
+  // written, and (unless a metacopy, whose metadata is the upper file's) described by the fstat of
+  // what was opened: the header is the object read, and the walk's lstat of every file is spared.
+  for (const e of root ? view.walk(root) : []) {
     if (tar.failed) throw tar.failed;
-    await writeHeader(tar, x);
-    if (x.type === 'file') {
-      if (x.size > 0) {
-        // Nothing is written past the header when the fast path declines.
-        const fast = await writeBodyFast(view, x, tar, summary.problems);
-        summary.bytes += fast ?? (await writeBodyStream(view, x, tar, summary.problems));
-        await tar.padTo512(x.size);
-      }
-      summary.files++;
-    } else if (x.type === 'link') summary.hardlinks++;
-    summary.entries++;
+    const f = e.stat.type === 'file' ? openFast(view, e) : undefined;
+    try {
+      const x = planEntry(view, e, (!e.data && f?.stat) || e.stat, seen, summary.skipped);
+      if (!x) continue;
+      await writeHeader(tar, x);
+      if (x.type === 'file') {
+        if (x.size > 0) {
+          // Nothing is written past the header when the fast path declines.
+          const fast = f ? await writeBodyFast(f, x, tar, summary.problems) : undefined;
+          summary.bytes += fast ?? (await writeBodyStream(view, x, tar, summary.problems));
+          await tar.padTo512(x.size);
+        }
+        summary.files++;
+      } else if (x.type === 'link') summary.hardlinks++;
+      summary.entries++;
+    } finally {
+      f?.close();
+    }
   }
   await tar.zeros(1024);
   await tar.end(out === process.stdout);

@@ -567,8 +567,10 @@ export class DirSource implements Source {
    * not hang the open), and fstat of the open file decides, so what is read is what was checked.
    * Undefined when the quick path does not apply or the object is not a regular file: the caller
    * then takes readFile / createReadStream, which report absences and oddities as always.
+   * `withStat`: the fstat is taken in full (BigInt, as lstat gives it) and returned as `stat`, for
+   * a caller that describes the file (export's tar header) and so needs no lstat of its own.
    */
-  openRegular(p: string): OpenedFile | undefined {
+  openRegular(p: string, withStat = false): OpenedFile | undefined {
     const q = this.quick(p);
     if (q === undefined) return undefined;
     const abs = `${q.dir}/${q.name}`;
@@ -585,9 +587,9 @@ export class DirSource implements Source {
         return undefined;
       }
     }
-    let st: fs.Stats;
+    let st: fs.Stats | fs.BigIntStats;
     try {
-      st = fs.fstatSync(fd);
+      st = withStat ? fs.fstatSync(fd, { bigint: true }) : fs.fstatSync(fd);
     } catch {
       fs.closeSync(fd);
       return undefined;
@@ -598,7 +600,8 @@ export class DirSource implements Source {
     }
     let open = true;
     return {
-      size: st.size,
+      size: Number(st.size),
+      stat: withStat ? toStat(st as fs.BigIntStats) : undefined,
       read: (buf, off, len) => (len === 0 ? 0 : fs.readSync(fd, buf, off, len, null)),
       close: () => {
         if (open) fs.closeSync(fd);
@@ -615,6 +618,8 @@ let openRegularNoatime = O_NOATIME;
 export interface OpenedFile {
   /** Size fstat gave when it was opened. */
   readonly size: number;
+  /** The whole fstat, when asked for (`openRegular(p, true)`). */
+  readonly stat?: Stat;
   /** Reads up to `len` bytes at the current offset into `buf[off…]`; 0 at end of file. Throws the fs error. */
   read(buf: Uint8Array, off: number, len: number): number;
   close(): void;
