@@ -155,6 +155,15 @@ function needsPax(h: { name: string; linkname?: string; uid: number; gid: number
   return h.uid > MAX_USTAR_ID || h.gid > MAX_USTAR_ID || h.mtime < 0 || h.mtime > MAX_USTAR_TIME;
 }
 
+/**
+ * What `new Date(seconds * 1000).getTime()` gives (ECMAScript TimeClip), without a Date per entry:
+ * a time out of Date's range is NaN (written as 0), as it was when the header went through a Date.
+ */
+function dateMs(seconds: number): number {
+  const ms = seconds * 1000;
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? Math.trunc(ms) + 0 : NaN;
+}
+
 /** tar-stream's pack defaults, kept so the bytes stay what they were: mode 0 became 0644 / 0755. */
 const DMODE = 0o755;
 const FMODE = 0o644;
@@ -169,8 +178,7 @@ function entryHeader(x: Omit<ExportEntry, 'entry'>): { h: UstarHeader; pax?: Rec
     uid: x.uid,
     gid: x.gid,
     size,
-    // Through a Date as before: a time out of Date's range is NaN (written as 0).
-    mtimeMs: new Date(x.mtime * 1000).getTime(),
+    mtimeMs: dateMs(x.mtime),
     linkname: x.linkname,
     devmajor: x.devmajor,
     devminor: x.devminor,
