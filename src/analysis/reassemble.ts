@@ -708,7 +708,9 @@ export function* walkLayerTree(src: Source, options: WalkOptions = {}): Generato
         return;
       }
       options.onStat?.(p, st);
-      const t: TreeEntry = { path: p, type: st.type, size: st.size, rdevMajor: st.rdevMajor, rdevMinor: st.rdevMinor };
+      // A directory's size and device numbers are never looked at: asking would cost an lstat
+      // per directory where the source answers the type from the parent's listing.
+      const t: TreeEntry = st.type === 'dir' ? { path: p, type: 'dir' } : { path: p, type: st.type, size: st.size, rdevMajor: st.rdevMajor, rdevMinor: st.rdevMinor };
       if (st.type === 'dir') {
         try {
           if (isOpaque(src.xattrs(p))) t.opaque = true;
