@@ -64,3 +64,36 @@ test('crc64Update gives the same value on aligned words and on bytes', () => {
     assert.deepEqual(whole, bytewise, `offset ${off} length ${len}`);
   }
 });
+
+// parseTarSplitJson takes the lines of each input chunk together: what it yields and reports, and
+// in which order, must not depend on where the chunks end.
+import { parseTarSplitJson } from '../../src/store/tarsplit.js';
+import { Findings } from '../../src/store/findings.js';
+
+async function run(text: Buffer, chunk: number, options: { maxLineBytes?: number; maxEntries?: number }) {
+  const findings = new Findings();
+  async function* chunks() {
+    for (let i = 0; i < text.length; i += chunk) yield text.subarray(i, i + chunk);
+  }
+  const it = parseTarSplitJson(chunks(), findings, options);
+  const entries: unknown[] = [];
+  let r = await it.next();
+  while (!r.done) {
+    entries.push({ type: r.value.type, line: r.value.line, position: r.value.position });
+    r = await it.next();
+  }
+  return { entries, summary: r.value, findings: findings.list.map((f) => `${f.code} ${f.message}`) };
+}
+
+test('tar-split lines: the same entries and findings whatever the input chunks', async () => {
+  const seg = (p: number, pad = '') => `{"type":2,"payload":"${Buffer.alloc(3).toString('base64')}${pad}","position":${p}}`;
+  const long = `{"type":2,"payload":"${'A'.repeat(400)}","position":1}`;
+  const body = [seg(0), long, '', seg(2), 'not json', long, seg(5), seg(6), seg(7)].join('\n') + '\n' + long;
+  const text = Buffer.from(body);
+  for (const options of [{ maxLineBytes: 200 }, { maxLineBytes: 200, maxEntries: 5 }, { maxLineBytes: 200, maxEntries: 2 }]) {
+    const whole = await run(text, text.length, options);
+    assert.ok(whole.findings.some((m) => m.startsWith('tarsplit.line-too-long line 2:')), whole.findings.join('\n'));
+    if (!options.maxEntries) assert.ok(whole.findings.some((m) => m.startsWith('tarsplit.line-too-long line 10:')));
+    for (const chunk of [1, 7, 64, 300]) assert.deepEqual(await run(text, chunk, options), whole, `chunks of ${chunk}, ${JSON.stringify(options)}`);
+  }
+});
