@@ -16,12 +16,17 @@ export interface TreeStats {
  * Used for layer sizes (FORMATS.md §1.3: overlay2 `size` = directory.Size(diff/)) and for the
  * size and newest time of leftovers.
  */
-export function treeStats(src: Source, path: string, f: Findings, opts: { maxDepth?: number; maxEntries?: number } = {}): TreeStats {
+export function treeStats(src: Source, path: string, f: Findings, opts: { maxDepth?: number; maxEntries?: number; newest?: boolean } = {}): TreeStats {
   const maxDepth = opts.maxDepth ?? 512;
   const maxEntries = opts.maxEntries ?? 5_000_000;
   const out: TreeStats = { size: 0, entries: 0, truncated: false };
   const seen = new Set<string>();
-  const note = (ns: bigint) => {
+  // `newest: false` (only the size is wanted): a directory's listed type is then all that is read
+  // of it, no lstat (the directory source answers types from the parent's listing).
+  const wantNewest = opts.newest ?? true;
+  const note = (st: { mtimeNs: bigint }) => {
+    if (!wantNewest) return;
+    const ns = st.mtimeNs;
     if (out.newestNs === undefined || ns > out.newestNs) out.newestNs = ns;
   };
   const walk = (p: string, depth: number): void => {
@@ -47,7 +52,7 @@ export function treeStats(src: Source, path: string, f: Findings, opts: { maxDep
       }
       if (!st) continue;
       out.entries++;
-      note(st.mtimeNs);
+      note(st);
       if (st.type === 'dir') {
         if (depth >= maxDepth) out.truncated = true;
         else walk(child, depth + 1);
@@ -59,7 +64,7 @@ export function treeStats(src: Source, path: string, f: Findings, opts: { maxDep
   };
   try {
     const st = src.lstat(path);
-    if (st) note(st.mtimeNs);
+    if (st) note(st);
     if (st?.type === 'dir') walk(path, 0);
     else if (st) {
       out.entries = 1;

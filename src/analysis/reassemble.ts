@@ -222,6 +222,9 @@ export interface ReassembleSummary {
 const PAD_CHUNK = 1 << 20;
 /** Largest read (and yielded buffer) of the fast path: big files go to the hash in 4 MiB pieces. */
 const FAST_CHUNK = 4 << 20;
+/** Reads up to SLAB_PIECE bytes go into a shared SLAB-byte buffer (see reassemble's scratch). */
+const SLAB = 1 << 20;
+const SLAB_PIECE = 64 << 10;
 /** Files up to this size are read whole through `LayerFiles.read` when offered. */
 const SMALL_FILE = 256 << 10;
 
@@ -406,6 +409,18 @@ export async function* reassemble(
     }
   }
   let opened: OpenedFile | undefined;
+  // Small files are read into one shared slab, each into its own part of it: a new Buffer (its own
+  // ArrayBuffer) per 4 KiB file cost as much as the read. What was yielded is never written over.
+  let slab: Buffer | undefined;
+  let slabUsed = 0;
+  const scratch = (n: number): Buffer => {
+    if (n > SLAB_PIECE) return Buffer.allocUnsafe(n);
+    if (!slab || slabUsed + n > slab.length) {
+      slab = Buffer.allocUnsafe(SLAB);
+      slabUsed = 0;
+    }
+    return slab.subarray(slabUsed, slabUsed + n);
+  };
 
   for await (const e of entries) {
     if (e.type === 'segment') {
@@ -444,8 +459,9 @@ export async function* reassemble(
         for (;;) {
           // Read one byte past what is still wanted, so a file that grew is noticed without another read.
           const want = Math.min(remaining + 1, FAST_CHUNK);
-          const buf = Buffer.allocUnsafe(want);
+          const buf = scratch(want);
           const n = opened.read(buf, 0, want);
+          if (buf.buffer === slab?.buffer) slabUsed += (n + 7) & ~7; // 8-aligned: CRC-64 reads whole words
           if (n === 0) break; // end of file
           const take = n <= remaining ? buf.subarray(0, n) : buf.subarray(0, remaining);
           if (take.length > 0) {
@@ -476,8 +492,9 @@ export async function* reassemble(
           r.actualSize = e.size - remaining;
           r.detail = `${e.size - remaining} of ${e.size} bytes; zeros written for the rest`;
         } else {
-          r.actualCrc = crc.hex();
-          r.crcMatches = e.crc !== undefined && r.actualCrc === r.expectedCrc;
+          const got = crc.digest();
+          r.crcMatches = e.crc !== undefined && got.equals(e.crc);
+          r.actualCrc = r.crcMatches ? r.expectedCrc : got.toString('hex');
           if (more) {
             if (r.actualSize !== undefined && r.actualSize <= e.size) delete r.actualSize;
             r.status = 'grown';
@@ -629,6 +646,8 @@ async function findExtras(
 }
 
 function cleanTreePath(p: string): string {
+  // walkLayerTree's paths are already clean: skip the split and join for those.
+  if (p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !p.startsWith('./') && !p.includes('/./') && !p.endsWith('/.') && p !== '.') return p;
   return p
     .split('/')
     .filter((s) => s !== '' && s !== '.')
@@ -689,7 +708,9 @@ export function* walkLayerTree(src: Source, options: WalkOptions = {}): Generato
         return;
       }
       options.onStat?.(p, st);
-      const t: TreeEntry = { path: p, type: st.type, size: st.size, rdevMajor: st.rdevMajor, rdevMinor: st.rdevMinor };
+      // A directory's size and device numbers are never looked at: asking would cost an lstat
+      // per directory where the source answers the type from the parent's listing.
+      const t: TreeEntry = st.type === 'dir' ? { path: p, type: 'dir' } : { path: p, type: st.type, size: st.size, rdevMajor: st.rdevMajor, rdevMinor: st.rdevMinor };
       if (st.type === 'dir') {
         try {
           if (isOpaque(src.xattrs(p))) t.opaque = true;

@@ -175,10 +175,10 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
     const finishSize = (): void => {
       if (!sized || sized.settled) return;
       sized.settled = true;
-      const stats = sized.usable() ? { size: sized.size, truncated: false } : treeStats(model.src, diff, f);
+      const stats = sized.usable() ? { size: sized.size, truncated: false } : treeStats(model.src, diff, f, { newest: false });
       if (r.size !== undefined) checks.splice(sizeAt, 0, sizeCheck(stats));
     };
-    const stats = ownTree && !sized ? treeStats(model.src, diff, f) : { size: 0, truncated: false };
+    const stats = ownTree && !sized ? treeStats(model.src, diff, f, { newest: false }) : { size: 0, truncated: false };
     if (r.size === undefined) checks.push({ check: 'size', status: 'unchecked', detail: 'size file unusable' });
     else if (!ownTree) na('size', `n/a (${store.driver} keeps each layer as the whole image up to it: a layer's own size cannot be measured in its dir)`);
     else if (!sized) checks.push(sizeCheck(stats));

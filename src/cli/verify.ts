@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import { verify, type Status } from '../analysis/verify.js';
 import { resolveImage } from '../model/resolve.js';
-import { verifyText } from '../render/verify.js';
-import { loadContext, print, printJson, run, type GlobalArgs } from './context.js';
+import { jsonPieces, verifyText } from '../render/verify.js';
+import { loadContext, print, run, type GlobalArgs } from './context.js';
 import { EXIT } from './exit.js';
 
 export const command = 'verify [refs..]';
@@ -25,7 +25,24 @@ export const handler = (argv: GlobalArgs & { refs?: string[]; all?: boolean; 'no
       noContent: argv['no-content'] === true,
       onLayer: tty ? (done, total) => process.stderr.write(`\rverifying layer ${done}/${total}${done === total ? '\n' : ''}`) : undefined,
     });
-    if (ctx.json) printJson(report.findings.list.length ? { ...report, findings: report.findings.list } : { ...report, findings: [] });
+    if (ctx.json) writeJson({ ...report, findings: report.findings.list });
     else print(verifyText(report, ctx.style));
     return EXIT_FOR[report.status];
   });
+
+/** printJson's bytes, written in pieces of about 1 MB (see jsonPieces). */
+function writeJson(value: Record<string, unknown>): void {
+  let buf: string[] = [];
+  let len = 0;
+  for (const piece of jsonPieces(value)) {
+    buf.push(piece);
+    len += piece.length;
+    if (len >= 1 << 20) {
+      process.stdout.write(buf.join(''));
+      buf = [];
+      len = 0;
+    }
+  }
+  buf.push('\n');
+  process.stdout.write(buf.join(''));
+}

@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import type { Status, VerifyReport } from '../analysis/verify.js';
-import { escapeText as e } from './escape.js';
+import { escapeText as e, safeJson } from './escape.js';
 import { shortHex } from './format.js';
 import { table } from './table.js';
 
@@ -56,4 +56,37 @@ export function verifyText(r: VerifyReport, s: ChalkInstance): string {
   if (notes.size) out.push('', s.bold('Not applicable'), ...[...notes.values()].map((n) => `  ${e(n)}`));
   out.push('', `Verdict: ${statusMark(s, r.status)}`);
   return out.join('\n');
+}
+
+/**
+ * `--json` of a report in pieces: the same bytes as safeJson(report) with its 2-space indent, but
+ * every array element (image, layer, finding) is serialized on its own. On a store of 20,000
+ * layers the whole text is some 40 MB, and printing it at once held it three times (the text, its
+ * escaped copy, its UTF-8 bytes). Re-indenting an element's text is exact: JSON never holds a raw
+ * newline inside a string, and the elements are far shallower than jsonText's PRETTY_LEVELS.
+ */
+export function* jsonPieces(value: Record<string, unknown>): Generator<string> {
+  const fields = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol');
+  if (fields.length === 0) {
+    yield '{}';
+    return;
+  }
+  yield '{';
+  let first = true;
+  for (const [k, v] of fields) {
+    const head = `${first ? '' : ','}\n  ${safeJson(k, 0)}: `;
+    first = false;
+    if (!Array.isArray(v) || v.length === 0) {
+      yield head + indent(safeJson(v, 2), '  ');
+      continue;
+    }
+    yield head + '[';
+    for (let i = 0; i < v.length; i++) yield `${i ? ',' : ''}\n    ${indent(safeJson(v[i], 2), '    ')}`;
+    yield '\n  ]';
+  }
+  yield '\n}';
+}
+
+function indent(text: string, pad: string): string {
+  return text.includes('\n') ? text.replace(/\n/g, '\n' + pad) : text;
 }

@@ -42,6 +42,8 @@ const THI = new Uint32Array(8 * 256);
   }
 })();
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Go's `crc64.Update`: returns the CRC of (whatever `state` summarised) followed by `p`. Mutates
  * and returns `state`. Start from {hi: 0, lo: 0}.
@@ -52,6 +54,25 @@ export function crc64Update(state: Crc64State, p: Uint8Array): Crc64State {
   const n = p.length;
   let i = 0;
   const end8 = n - (n & 7);
+  if (LITTLE_ENDIAN && (p.byteOffset & 3) === 0 && n >= 64) {
+    // The same loop on whole 32-bit words: two loads instead of eight bytes and their shifts.
+    const w = new Int32Array(p.buffer, p.byteOffset, end8 >>> 2);
+    for (let k = 0; k < w.length; k += 2) {
+      lo ^= w[k]!;
+      hi ^= w[k + 1]!;
+      const a = 7 * 256 + (lo & 0xff);
+      const b = 6 * 256 + ((lo >>> 8) & 0xff);
+      const c = 5 * 256 + ((lo >>> 16) & 0xff);
+      const d = 4 * 256 + (lo >>> 24);
+      const e = 3 * 256 + (hi & 0xff);
+      const f = 2 * 256 + ((hi >>> 8) & 0xff);
+      const g = 256 + ((hi >>> 16) & 0xff);
+      const h = hi >>> 24;
+      lo = TLO[a]! ^ TLO[b]! ^ TLO[c]! ^ TLO[d]! ^ TLO[e]! ^ TLO[f]! ^ TLO[g]! ^ TLO[h]!;
+      hi = THI[a]! ^ THI[b]! ^ THI[c]! ^ THI[d]! ^ THI[e]! ^ THI[f]! ^ THI[g]! ^ THI[h]!;
+    }
+    i = end8;
+  }
   for (; i < end8; i += 8) {
     lo ^= p[i]! | (p[i + 1]! << 8) | (p[i + 2]! << 16) | (p[i + 3]! << 24);
     hi ^= p[i + 4]! | (p[i + 5]! << 8) | (p[i + 6]! << 16) | (p[i + 7]! << 24);
