@@ -9,7 +9,7 @@ import { loadLayerDb, type LayerDb, type LayerRecord, type MountRecord } from '.
 import { Overlay2Dirs, type DriverDir, type ShortLink } from '../store/overlay2.js';
 import { readdirOptional } from '../store/read.js';
 import { loadRepositories, type RepoEntry } from '../store/repositories.js';
-import { chainIDs } from './chainid.js';
+import { chainIDs, type ChainMemo } from './chainid.js';
 import {
   attachContainerdContainer,
   findContainerdRoot,
@@ -329,7 +329,7 @@ function loadGraphStore(model: Model, driver: string): void {
   }
 
   // Images of a store share most of their chains: each "parent diffID" pair is hashed once.
-  const chainMemo = new Map<string, string>();
+  const chainMemo: ChainMemo = new Map();
   for (const rec of records) {
     const refs = (refsById.get(rec.id) ?? []).sort((a, b) => (a.full < b.full ? -1 : a.full > b.full ? 1 : 0));
     const img: ImageNode = {

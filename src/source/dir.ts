@@ -288,6 +288,9 @@ export class DirSource implements Source {
    * several files in each of thousands of directories.
    */
   private readonly dirs = new Map<string, string>();
+  /** The last hit of `dirs` (the entry may since have been dropped from it: it stays true). */
+  private lastDir?: string;
+  private lastDirAbs?: string;
 
   constructor(top: string, tree?: DirTree, base: string[] = []) {
     this.tree = tree ?? new DirTree(fs.realpathSync(path.resolve(top)));
@@ -302,8 +305,14 @@ export class DirSource implements Source {
 
   /** Absolute path of a resolved directory `dir` of this view, or undefined when it is not one (or is refused). */
   private dirAbs(dir: string): string | undefined {
+    // The files of one directory are asked for in a row: compare with the last answer before hashing.
+    if (dir === this.lastDir) return this.lastDirAbs;
     const hit = this.dirs.get(dir);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      this.lastDir = dir;
+      this.lastDirAbs = hit;
+      return hit;
+    }
     // A directory its resolved parent's listing shows as a directory (not a symlink) resolves to
     // parent/name without a walk: the listing's type is what the walk's lstat would have said.
     if (dir !== '') {

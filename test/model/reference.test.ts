@@ -37,6 +37,16 @@ test('chainID test vector from image-spec', () => {
   assert.deepEqual(chainIDs([a, b]), [a, 'sha256:ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c']);
 });
 
+test('chainIDs with a memo shared by images gives what it gives without one', () => {
+  const d = (c: string) => 'sha256:' + c.repeat(64);
+  const memo = new Map<string, Map<string, string>>();
+  // Shared prefixes, one diffID under two different parents, a repeated diffID, the same chain twice.
+  const images = [[d('a'), d('b'), d('c')], [d('a'), d('b'), d('d')], [d('b'), d('c')], [d('a'), d('a'), d('a')], [d('a'), d('b'), d('c')]];
+  for (const ids of images) assert.deepEqual(chainIDs(ids, memo), chainIDs(ids), ids.join(' '));
+  // One entry per distinct parent chainID: [a], [a b], [b], [a a].
+  assert.equal(memo.size, 4);
+});
+
 test('times print like Go RFC3339Nano', () => {
   assert.equal(goRFC3339Nano('2024-01-01T00:00:00.120000000Z'), '2024-01-01T00:00:00.12Z');
   assert.equal(goRFC3339Nano('2024-01-01T00:00:00.000Z'), '2024-01-01T00:00:00Z');
