@@ -97,6 +97,8 @@ interface Pending {
   own: Buffer | undefined;
   nlink: number;
   x: Extra | undefined;
+  /** A symlink's target when nothing else rare is set (most symlinks: no Extra for them). */
+  link: string | undefined;
 }
 
 /**
@@ -133,6 +135,7 @@ class Slots {
   readonly mtNs = new Map<number, bigint>();
   readonly nlink = new Map<number, number>();
   readonly extra = new Map<number, Extra>();
+  readonly links = new Map<number, string>();
   readonly ownBodies = new Map<number, Buffer>();
   readonly childMaps = new Map<number, Map<string, number>>();
   /**
@@ -290,6 +293,13 @@ class Slots {
     else this.nlink.delete(s);
     if (e.x) this.extra.set(s, e.x);
     else this.extra.delete(s);
+    if (e.link !== undefined) this.links.set(s, e.link);
+    else this.links.delete(s);
+  }
+
+  linkTarget(s: number): string | undefined {
+    const x = this.extra.get(s);
+    return x ? x.linkTarget : this.links.get(s);
   }
 
   nlinkOf(s: number): number {
@@ -343,7 +353,7 @@ class Slots {
       inode: x?.inode ?? key,
       rdevMajor: x?.rdevMajor ?? 0,
       rdevMinor: x?.rdevMinor ?? 0,
-      linkTarget: x?.linkTarget,
+      linkTarget: x ? x.linkTarget : this.links.get(s),
     };
   }
 }
@@ -783,13 +793,16 @@ class TarTree implements RawTree {
       own: undefined,
       nlink: 1,
       x: undefined,
+      link: undefined,
     };
     const atimeNs = paxTimeNs(pax?.atime);
     const ctimeNs = paxTimeNs(pax?.ctime);
     const rdevMajor = num(h.devmajor);
     const rdevMinor = num(h.devminor);
     const xattrs = paxXattrs(pax);
-    if (atimeNs !== undefined || ctimeNs !== undefined || rdevMajor !== 0 || rdevMinor !== 0 || type === SYMLINK || xattrs) {
+    if (atimeNs === undefined && ctimeNs === undefined && rdevMajor === 0 && rdevMinor === 0 && !xattrs) {
+      if (type === SYMLINK) e.link = h.linkname ?? '';
+    } else {
       const x = (e.x = new Extra());
       x.atimeNs = atimeNs;
       x.ctimeNs = ctimeNs;
@@ -811,6 +824,7 @@ class TarTree implements RawTree {
       if (t >= 0 && s.kind[t] !== DIR) {
         // the link's own mode, owner and times; the target's type, size, identity and data
         const tx = s.extra.get(t);
+        e.link = undefined;
         e.type = s.kind[t]!;
         e.size = s.size(t);
         e.offset = s.offset(t);
@@ -823,7 +837,7 @@ class TarTree implements RawTree {
         x.inode = tx?.inode ?? target!.join('/');
         x.rdevMajor = tx?.rdevMajor ?? 0;
         x.rdevMinor = tx?.rdevMinor ?? 0;
-        x.linkTarget = tx?.linkTarget;
+        x.linkTarget = tx ? tx.linkTarget : s.links.get(t);
         const nl = s.nlinkOf(t) + 1;
         s.nlink.set(t, nl);
         e.nlink = nl;
@@ -1133,7 +1147,7 @@ export class TarSource implements Source {
       const kind = s.kind[c]!;
       if (kind === SYMLINK && (!isLast || followLast)) {
         if (++hops > MAX_SYMLINK_HOPS) throw new EvidenceError('ELOOP', p, 'too many levels of symbolic links');
-        const target = resolveLinkTarget(done, s.extra.get(c)?.linkTarget ?? '', p);
+        const target = resolveLinkTarget(done, s.linkTarget(c) ?? '', p);
         pending = [...target, ...rest];
         done.length = 0;
         cur = this.baseSlot();
