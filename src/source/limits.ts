@@ -42,7 +42,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   boltBytes: 1 * GiB,
   tarKeepFileBytes: 1 * MiB,
   tarKeepTotalBytes: 512 * MiB,
-  tarKeepContentBytes: 16 * MiB,
+  tarKeepContentBytes: 4 * MiB,
   tarEntries: 5_000_000,
   tarsplitInflatedBytes: 1 * GiB,
   tarsplitLineBytes: 8 * MiB,

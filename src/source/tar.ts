@@ -56,10 +56,12 @@ const F_CHILD_MAP = 8; // children are also in a Map (a big directory)
 const F_BIG_ID = 16; // uid or gid does not fit 32 bits unsigned: see bigIds
 const F_NS_TIME = 32; // mtime finer than a second or out of range: see mtNs
 
-/** What `body` holds besides a slab position. */
-const NO_BODY = -1; // not kept: re-read from the archive at `offset`
-const EMPTY_BODY = -2;
-const OWN_BODY = -3; // its own Buffer, in ownBodies
+/** What `body` holds besides a slab position (which stays below them all). */
+const NO_BODY = 0xffff_ffff; // not kept: re-read from the archive at `offset`
+const EMPTY_BODY = 0xffff_fffe;
+const OWN_BODY = 0xffff_fffd; // its own Buffer, in ownBodies
+/** In a 32-bit field: the value did not fit, and a Map holds it. */
+const WIDE = 0xffff_ffff;
 
 /** Directories with more children than this also get a name → entry Map. */
 const CHILD_LIST_MAX = 8;
@@ -95,6 +97,8 @@ interface Pending {
   own: Buffer | undefined;
   nlink: number;
   x: Extra | undefined;
+  /** A symlink's target when nothing else rare is set (most symlinks: no Extra for them). */
+  link: string | undefined;
 }
 
 /**
@@ -114,18 +118,24 @@ class Slots {
   mode = new Uint16Array(0);
   uid = new Uint32Array(0);
   gid = new Uint32Array(0);
-  size = new Float64Array(0);
-  /** Whole seconds; NaN when mtNs holds the time. */
-  mt = new Float64Array(0);
-  /** Where the data starts in the uncompressed archive (a hard link: its target's data); -1 none. */
-  offset = new Float64Array(0);
-  /** A slab position (>= 0), or NO_BODY / EMPTY_BODY / OWN_BODY. */
-  body = new Float64Array(0);
+  // Sizes, times and offsets in 32 bits, the rare value that does not fit in a Map: at hundreds of
+  // thousands of entries each 64-bit column costs megabytes.
+  /** Bytes; WIDE: see bigSize. */
+  private sz = new Uint32Array(0);
+  /** Whole seconds; unused when mtNs holds the time (F_NS_TIME). */
+  private mt = new Int32Array(0);
+  /** Where the data starts in the uncompressed archive (a hard link: its target's data), in 512-byte blocks; 0 none; WIDE: see bigOffset. */
+  private off = new Uint32Array(0);
+  /** A slab position, or NO_BODY / EMPTY_BODY / OWN_BODY. */
+  body = new Uint32Array(0);
   readonly names: string[] = [];
   readonly bigIds = new Map<number, [number, number]>();
+  private readonly bigSize = new Map<number, number>();
+  private readonly bigOffset = new Map<number, number>();
   readonly mtNs = new Map<number, bigint>();
   readonly nlink = new Map<number, number>();
   readonly extra = new Map<number, Extra>();
+  readonly links = new Map<number, string>();
   readonly ownBodies = new Map<number, Buffer>();
   readonly childMaps = new Map<number, Map<string, number>>();
   /**
@@ -138,10 +148,18 @@ class Slots {
   readonly listedGen = new Map<number, number>();
 
   private grow(): void {
-    const cap = Math.max(1024, this.cap * 2);
-    const g = <T extends Int32Array | Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    this.resize(Math.max(1024, this.cap * 2));
+  }
+
+  /** Once the archive is read: the columns cut to the entries there are (growth left up to half unused). */
+  trim(): void {
+    if (this.cap > this.n) this.resize(this.n);
+  }
+
+  private resize(cap: number): void {
+    const g = <T extends Int32Array | Uint8Array | Uint16Array | Uint32Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap);
-      b.set(a);
+      b.set(a.subarray(0, Math.min(a.length, cap)));
       return b;
     };
     this.parent = g(this.parent, (k) => new Int32Array(k));
@@ -152,11 +170,45 @@ class Slots {
     this.mode = g(this.mode, (k) => new Uint16Array(k));
     this.uid = g(this.uid, (k) => new Uint32Array(k));
     this.gid = g(this.gid, (k) => new Uint32Array(k));
-    this.size = g(this.size, (k) => new Float64Array(k));
-    this.mt = g(this.mt, (k) => new Float64Array(k));
-    this.offset = g(this.offset, (k) => new Float64Array(k));
-    this.body = g(this.body, (k) => new Float64Array(k));
+    this.sz = g(this.sz, (k) => new Uint32Array(k));
+    this.mt = g(this.mt, (k) => new Int32Array(k));
+    this.off = g(this.off, (k) => new Uint32Array(k));
+    this.body = g(this.body, (k) => new Uint32Array(k));
     this.cap = cap;
+  }
+
+  size(s: number): number {
+    const v = this.sz[s]!;
+    return v === WIDE ? this.bigSize.get(s)! : v;
+  }
+
+  private setSize(s: number, v: number): void {
+    if (v < WIDE) {
+      this.sz[s] = v;
+      this.bigSize.delete(s);
+    } else {
+      this.sz[s] = WIDE;
+      this.bigSize.set(s, v);
+    }
+  }
+
+  /** -1: none. */
+  offset(s: number): number {
+    const v = this.off[s]!;
+    return v === 0 ? -1 : v === WIDE ? this.bigOffset.get(s)! : v * 512;
+  }
+
+  private setOffset(s: number, v: number): void {
+    // data always starts after a header, so block 0 is free to mean none
+    const blocks = v / 512;
+    if (v < 0) this.off[s] = 0;
+    else if (Number.isInteger(blocks) && blocks > 0 && blocks < WIDE) this.off[s] = blocks;
+    else {
+      this.off[s] = WIDE;
+      this.bigOffset.set(s, v);
+      return;
+    }
+    this.bigOffset.delete(s);
   }
 
   /** A new synthetic directory named `name` under `p` (-1: the root). */
@@ -199,9 +251,9 @@ class Slots {
     this.mode[s] = 0o755;
     this.uid[s] = 0;
     this.gid[s] = 0;
-    this.size[s] = 0;
+    this.setSize(s, 0);
     this.mt[s] = 0;
-    this.offset[s] = -1;
+    this.setOffset(s, -1);
     this.body[s] = NO_BODY;
   }
 
@@ -224,16 +276,16 @@ class Slots {
       this.flags[s]! |= F_BIG_ID;
       this.bigIds.set(s, [e.uid, e.gid]);
     }
-    this.size[s] = e.size;
-    if (typeof e.mt === 'number') {
+    this.setSize(s, e.size);
+    if (typeof e.mt === 'number' && e.mt === (e.mt | 0)) {
       this.mt[s] = e.mt;
       this.mtNs.delete(s);
     } else {
-      this.mt[s] = NaN;
+      this.mt[s] = 0;
       this.flags[s]! |= F_NS_TIME;
-      this.mtNs.set(s, e.mt);
+      this.mtNs.set(s, typeof e.mt === 'number' ? BigInt(e.mt) * 1_000_000_000n : e.mt);
     }
-    this.offset[s] = e.offset;
+    this.setOffset(s, e.offset);
     this.body[s] = e.body;
     if (e.own) this.ownBodies.set(s, e.own);
     else this.ownBodies.delete(s);
@@ -241,6 +293,13 @@ class Slots {
     else this.nlink.delete(s);
     if (e.x) this.extra.set(s, e.x);
     else this.extra.delete(s);
+    if (e.link !== undefined) this.links.set(s, e.link);
+    else this.links.delete(s);
+  }
+
+  linkTarget(s: number): string | undefined {
+    const x = this.extra.get(s);
+    return x ? x.linkTarget : this.links.get(s);
   }
 
   nlinkOf(s: number): number {
@@ -283,7 +342,7 @@ class Slots {
     const ids = f & F_BIG_ID ? this.bigIds.get(s)! : undefined;
     return {
       type: TYPE_NAME[this.kind[s]!]!,
-      size: this.size[s]!,
+      size: this.size(s),
       mode: this.mode[s]!,
       uid: ids ? ids[0] : this.uid[s]!,
       gid: ids ? ids[1] : this.gid[s]!,
@@ -294,7 +353,7 @@ class Slots {
       inode: x?.inode ?? key,
       rdevMajor: x?.rdevMajor ?? 0,
       rdevMinor: x?.rdevMinor ?? 0,
-      linkTarget: x?.linkTarget,
+      linkTarget: x ? x.linkTarget : this.links.get(s),
     };
   }
 }
@@ -653,6 +712,7 @@ class TarTree implements RawTree {
     if (failed) this.problems.push(`archive read stopped early: ${failed.message}`);
     this.intern = undefined;
     this.lastDirKey = undefined;
+    this.s.trim();
   }
 
   private unsafe(name: string): undefined {
@@ -733,13 +793,16 @@ class TarTree implements RawTree {
       own: undefined,
       nlink: 1,
       x: undefined,
+      link: undefined,
     };
     const atimeNs = paxTimeNs(pax?.atime);
     const ctimeNs = paxTimeNs(pax?.ctime);
     const rdevMajor = num(h.devmajor);
     const rdevMinor = num(h.devminor);
     const xattrs = paxXattrs(pax);
-    if (atimeNs !== undefined || ctimeNs !== undefined || rdevMajor !== 0 || rdevMinor !== 0 || type === SYMLINK || xattrs) {
+    if (atimeNs === undefined && ctimeNs === undefined && rdevMajor === 0 && rdevMinor === 0 && !xattrs) {
+      if (type === SYMLINK) e.link = h.linkname ?? '';
+    } else {
       const x = (e.x = new Extra());
       x.atimeNs = atimeNs;
       x.ctimeNs = ctimeNs;
@@ -761,9 +824,10 @@ class TarTree implements RawTree {
       if (t >= 0 && s.kind[t] !== DIR) {
         // the link's own mode, owner and times; the target's type, size, identity and data
         const tx = s.extra.get(t);
+        e.link = undefined;
         e.type = s.kind[t]!;
-        e.size = s.size[t]!;
-        e.offset = s.offset[t]!;
+        e.size = s.size(t);
+        e.offset = s.offset(t);
         e.body = s.body[t]!;
         e.own = e.body === OWN_BODY ? s.ownBodies.get(t) : undefined;
         const x = (e.x = new Extra());
@@ -773,7 +837,7 @@ class TarTree implements RawTree {
         x.inode = tx?.inode ?? target!.join('/');
         x.rdevMajor = tx?.rdevMajor ?? 0;
         x.rdevMinor = tx?.rdevMinor ?? 0;
-        x.linkTarget = tx?.linkTarget;
+        x.linkTarget = tx ? tx.linkTarget : s.links.get(t);
         const nl = s.nlinkOf(t) + 1;
         s.nlink.set(t, nl);
         e.nlink = nl;
@@ -831,7 +895,8 @@ class TarTree implements RawTree {
     const size = e.size;
     let dst: Buffer;
     let at: number;
-    if (size > SLAB_BODY) {
+    // slab positions stay below the body markers (4 GiB): past that, kept bodies get their own Buffer
+    if (size > SLAB_BODY || (this.slabs.length + 1) * SLAB >= OWN_BODY) {
       dst = Buffer.allocUnsafe(size);
       at = 0;
       e.body = OWN_BODY;
@@ -865,7 +930,7 @@ class TarTree implements RawTree {
     if (b === OWN_BODY) return this.s.ownBodies.get(slot);
     const slab = this.slabs[Math.floor(b / SLAB)]!;
     const start = b % SLAB;
-    return slab.subarray(start, start + this.s.size[slot]!);
+    return slab.subarray(start, start + this.s.size(slot));
   }
 
   /**
@@ -874,9 +939,9 @@ class TarTree implements RawTree {
    * (the archive changed, was cut, or fails to decompress) ends the stream with EIO.
    */
   streamData(slot: number, p: string): Readable {
-    const o = this.s.offset[slot]!;
+    const o = this.s.offset(slot);
     const offset = o < 0 ? undefined : o;
-    const size = this.s.size[slot]!;
+    const size = this.s.size(slot);
     if (offset === undefined || !Number.isSafeInteger(offset + size)) throw new EvidenceError('EIO', p, 'no position in the archive recorded for this entry');
     if (size === 0) return Readable.from([]);
     const file = this.file;
@@ -932,7 +997,7 @@ class TarTree implements RawTree {
 
   /** A body a re-read kept (createReadStream only: readFile answers as the index does). */
   cached(slot: number): Buffer | undefined {
-    return this.reread?.get(this.s.offset[slot]!, this.s.size[slot]!);
+    return this.reread?.get(this.s.offset(slot), this.s.size(slot));
   }
 }
 
@@ -968,8 +1033,8 @@ class RereadCache {
       const s = this.s;
       const pairs: number[] = [];
       for (let i = 0; i < s.n; i++) {
-        const size = s.size[i]!;
-        if (s.kind[i] === FILE && s.body[i] === NO_BODY && s.offset[i]! >= 0 && size > 0 && size <= this.maxBody) pairs.push(s.offset[i]!, size);
+        const size = s.size(i);
+        if (s.kind[i] === FILE && s.body[i] === NO_BODY && s.offset(i) >= 0 && size > 0 && size <= this.maxBody) pairs.push(s.offset(i), size);
       }
       const idx = Array.from({ length: pairs.length / 2 }, (_, i) => i).sort((a, b) => pairs[2 * a]! - pairs[2 * b]!);
       const offs: number[] = [];
@@ -1082,7 +1147,7 @@ export class TarSource implements Source {
       const kind = s.kind[c]!;
       if (kind === SYMLINK && (!isLast || followLast)) {
         if (++hops > MAX_SYMLINK_HOPS) throw new EvidenceError('ELOOP', p, 'too many levels of symbolic links');
-        const target = resolveLinkTarget(done, s.extra.get(c)?.linkTarget ?? '', p);
+        const target = resolveLinkTarget(done, s.linkTarget(c) ?? '', p);
         pending = [...target, ...rest];
         done.length = 0;
         cur = this.baseSlot();
@@ -1135,7 +1200,7 @@ export class TarSource implements Source {
     const kind = this.tree.s.kind[s]!;
     if (kind === DIR) throw new EvidenceError('EISDIR', p);
     if (kind !== FILE) throw new EvidenceError('EIO', p, `not a regular file (${TYPE_NAME[kind]})`);
-    if (this.tree.s.size[s]! > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
+    if (this.tree.s.size(s) > limit) throw new EvidenceError('ETOOBIG', p, `larger than the ${limit}-byte bound`);
     const body = this.tree.bodyOf(s);
     if (!body) throw new EvidenceError('ETOOBIG', p, 'too large to keep in memory; stream it instead');
     return body;

@@ -275,3 +275,25 @@ test('tar.gz re-reads: bodies passed on the way are served again exactly, hard l
   assert.equal(await readAll(src, 'l/diff/hl'), body(3));
   assert.throws(() => src.readFile('l/diff/f5', 1 << 20), isCode('ETOOBIG'));
 });
+
+test('tar index: sizes, times and offsets past 32 bits keep their values (the index stores 32-bit columns)', async () => {
+  const pax = (recs: Buffer) => Buffer.concat([ustar('PaxHeader', 'x', recs.length), pad(recs)]);
+  const tar = Buffer.concat([
+    pax(Buffer.concat([paxRecord('mtime', '4102444800')])), // 2100-01-01: past a signed 32-bit second count
+    file('t/future', 'f'),
+    pax(Buffer.concat([paxRecord('mtime', '-3000000000')])),
+    file('t/past', 'p'),
+    pax(Buffer.concat([paxRecord('mtime', '2147483647'), paxRecord('uid', '4294967296')])),
+    file('t/edge', 'e'),
+    pax(paxRecord('size', String(5 * 2 ** 30))), // 5 GiB, and the archive ends inside it
+    ustar('t/big', '0', 0),
+  ]);
+  const src = await TarSource.open(tmpFile('wide.tar', tar));
+  assert.equal(src.lstat('t/future')!.mtimeNs, 4_102_444_800n * 1_000_000_000n);
+  assert.equal(src.lstat('t/past')!.mtimeNs, -3_000_000_000n * 1_000_000_000n);
+  assert.equal(src.lstat('t/edge')!.mtimeNs, 2_147_483_647n * 1_000_000_000n);
+  assert.equal(src.lstat('t/edge')!.uid, 4294967296);
+  assert.equal(src.lstat('t/big')!.size, 5 * 2 ** 30);
+  assert.equal(src.readFile('t/edge', 10).toString(), 'e');
+  assert.match(src.problems.join('\n'), /unexpected end of archive/);
+});
