@@ -1,12 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import tarStream from 'tar-stream';
-// tar-stream's hang on an unreadable size field and its directory-with-size bug, fixed for every reader
-import '../source/pax-bytes.js';
 import type { ContainerdStore } from '../model/containerd.js';
 import type { ImageLayer, ImageNode, LayerNode, Model } from '../model/graph.js';
+import { TarReader, type TarHeader } from '../source/tar-reader.js';
 import { isEvidenceError, type EntryType, type Source, type Stat } from '../source/types.js';
 import { Findings } from '../store/findings.js';
 import { cleanTarName } from '../store/tarsplit.js';
@@ -120,16 +118,6 @@ function makeDecompressor(d: Decompress): Transform | undefined {
   return undefined;
 }
 
-function tap(h: Hash, count?: { n: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      h.update(chunk);
-      if (count) count.n += chunk.length;
-      cb(null, chunk);
-    },
-  });
-}
-
 const TAR_TYPE: Record<string, EntryType | undefined> = {
   file: 'file',
   'contiguous-file': 'file',
@@ -170,11 +158,17 @@ interface CompareState {
   position: number;
 }
 
-/** Compares one tar entry with the snapshot; always consumes the entry's body. */
-async function compareEntry(st: CompareState, header: tarStream.Header, body: AsyncIterable<unknown>): Promise<void> {
+/** The sha256 and length of a file entry's data, hashed as the reader passes it by. */
+interface Body {
+  hex: string;
+  size: number;
+}
+
+/** Compares one tar entry with the snapshot; `body` is the hash of its data (files only). */
+async function compareEntry(st: CompareState, header: TarHeader, body: Body | undefined): Promise<void> {
   const position = st.position++;
   const type = header.type ?? 'file';
-  const size = header.size ?? 0;
+  const size = header.size;
   const clean = cleanTarName(header.name);
   const r: FileReport = { name: header.name, path: clean.path, position, check: size > 0 ? 'content' : 'presence', status: 'ok', size };
   const done = (status: FileStatus, detail?: string): void => {
@@ -183,18 +177,10 @@ async function compareEntry(st: CompareState, header: tarStream.Header, body: As
     st.counts[status] = (st.counts[status] ?? 0) + 1;
     if (status !== 'ok' && st.files.length < MAX_REPORTS) st.files.push(r);
   };
-  const drain = async () => {
-    for await (const _ of body) void _;
-  };
   const want = TAR_TYPE[type];
-  if (want === undefined) {
-    await drain(); // pax/gnu bookkeeping entries tar-stream surfaces: nothing on disk
-    return;
-  }
-  if (clean.path === '') return void (await drain());
+  if (want === undefined || clean.path === '') return;
   if (!clean.escapes) st.tarNames.add(clean.path);
   if (clean.escapes || clean.nul) {
-    await drain();
     return done('unsafe', 'name leaves the snapshot directory or holds a NUL; not looked up');
   }
   const name = baseOf(clean.path);
@@ -206,7 +192,7 @@ async function compareEntry(st: CompareState, header: tarStream.Header, body: As
       lookup = parentOf(clean.path);
       wantType = 'dir';
       whiteout = 'opaque';
-    } else if (name.startsWith(WH_META)) return void (await drain()); // aufs metadata: not applied
+    } else if (name.startsWith(WH_META)) return; // aufs metadata: not applied
     else {
       lookup = joinRel(parentOf(clean.path), name.slice(WH.length));
       wantType = 'char';
@@ -218,39 +204,31 @@ async function compareEntry(st: CompareState, header: tarStream.Header, body: As
   try {
     s = st.fs.lstat(lookup);
   } catch (e) {
-    await drain();
     return done('unreadable', errMessage(e));
   }
   if (!s) {
-    await drain();
     return done('missing', whiteout ? `expected ${whiteout === 'file' ? 'a whiteout char device 0:0' : 'an opaque directory'} at ${JSON.stringify(lookup)}` : undefined);
   }
   r.actualSize = s.size;
   if (s.type !== wantType) {
-    await drain();
     return done('replaced', `expected ${wantType}, found ${s.type}`);
   }
   if (whiteout === 'file') {
-    await drain();
     return s.rdevMajor === 0 && s.rdevMinor === 0 ? done('ok') : done('replaced', `expected a whiteout (char 0:0), found char ${s.rdevMajor}:${s.rdevMinor}`);
   }
   if (whiteout === 'opaque') {
-    await drain();
     return isOpaque(st.fs, lookup) === false ? done('modified', 'directory is no longer marked opaque') : done('ok');
   }
   switch (type) {
     case 'symlink':
-      await drain();
-      return s.linkTarget === header.linkname ? done('ok') : done('modified', `points at ${JSON.stringify(s.linkTarget)}, the layer says ${JSON.stringify(header.linkname)}`);
+        return s.linkTarget === header.linkname ? done('ok') : done('modified', `points at ${JSON.stringify(s.linkTarget)}, the layer says ${JSON.stringify(header.linkname)}`);
     case 'character-device':
     case 'block-device':
-      await drain();
-      return s.rdevMajor === (header.devmajor ?? 0) && s.rdevMinor === (header.devminor ?? 0)
+        return s.rdevMajor === (header.devmajor ?? 0) && s.rdevMinor === (header.devminor ?? 0)
         ? done('ok')
         : done('modified', `device ${s.rdevMajor}:${s.rdevMinor}, the layer says ${header.devmajor ?? 0}:${header.devminor ?? 0}`);
     case 'link': {
-      await drain();
-      const target = cleanTarName(header.linkname ?? '');
+        const target = cleanTarName(header.linkname ?? '');
       let t: Stat | undefined;
       try {
         t = target.escapes ? undefined : st.fs.lstat(target.path);
@@ -261,7 +239,7 @@ async function compareEntry(st: CompareState, header: tarStream.Header, body: As
     }
     case 'file':
     case 'contiguous-file': {
-      const want = await sha256Of(body);
+      const want = body ?? { hex: createHash('sha256').digest('hex'), size: 0 };
       let got: { hex: string; size: number };
       try {
         got = s.size <= SMALL_FILE ? await sha256Of([st.fs.readFile(lookup, SMALL_FILE)]) : await sha256Of(st.fs.createReadStream(lookup));
@@ -275,8 +253,7 @@ async function compareEntry(st: CompareState, header: tarStream.Header, body: As
       return got.hex === want.hex ? done('ok') : done('modified', `sha256 ${got.hex.slice(0, 16)}…, the layer's is ${want.hex.slice(0, 16)}…`);
     }
     default:
-      await drain();
-      return done('ok');
+        return done('ok');
   }
 }
 
@@ -391,27 +368,56 @@ async function compareWithBlob(
   const checks = v.checks;
   const blobPath = store.content.path(b.digest)!;
   const uHash = createHash('sha256');
-  const count = { n: 0 };
-  const extract = tarStream.extract();
-  const dec = makeDecompressor(d);
-  const source = store.src.createReadStream(blobPath);
-  const piping = dec ? pipeline(source, dec, tap(uHash, count), extract) : pipeline(source, tap(uHash, count), extract);
-  let pipeErr: unknown;
-  const piped = piping.catch((e: unknown) => {
-    pipeErr = e;
-  });
+  let bytes = 0;
   const st: CompareState | undefined = fs ? { fs, files: [], counts: {}, tarNames: new Set(), position: 0 } : undefined;
   let entries = 0;
-  try {
-    for await (const entry of extract) {
-      entries++;
-      if (st) await compareEntry(st, entry.header, entry);
-      else for await (const _ of entry) void _;
+  // The reader calls back synchronously; comparisons read the snapshot (big files as streams), so
+  // they queue here and run between chunks, in archive order: at most one chunk's entries wait.
+  const queue: { header: TarHeader; body?: Body }[] = [];
+  const reader = new TarReader((header) => {
+    entries++;
+    if (!st) return undefined;
+    const type = header.type ?? 'file';
+    if (type !== 'file' && type !== 'contiguous-file') {
+      queue.push({ header });
+      return undefined;
     }
+    const h = createHash('sha256');
+    let size = 0;
+    return {
+      data(b, start, end) {
+        h.update(b.subarray(start, end));
+        size += end - start;
+      },
+      end() {
+        queue.push({ header, body: { hex: h.digest('hex'), size } });
+      },
+    };
+  });
+  const compareQueued = async () => {
+    while (queue.length) {
+      const q = queue.shift()!;
+      await compareEntry(st!, q.header, q.body);
+    }
+  };
+  const consume = async (chunks: AsyncIterable<Buffer>) => {
+    for await (const chunk of chunks) {
+      uHash.update(chunk);
+      bytes += chunk.length;
+      reader.write(chunk);
+      await compareQueued();
+    }
+    reader.end();
+    await compareQueued();
+  };
+  const dec = makeDecompressor(d);
+  const source: Readable = store.src.createReadStream(blobPath);
+  let pipeErr: unknown;
+  try {
+    await (dec ? pipeline(source, dec, consume) : pipeline(source, consume));
   } catch (e) {
-    pipeErr ??= e;
+    pipeErr = e;
   }
-  await piped;
   if (pipeErr) {
     const msg = `blob ${b.digest} does not decompress to a tar: ${errMessage(pipeErr)}`;
     f.add('error', 'verify.containerd.bad-layer', msg, store.content.where(b.digest));
@@ -421,10 +427,10 @@ async function compareWithBlob(
   }
   const diffID = `sha256:${uHash.digest('hex')}`;
   v.computedDiffID = diffID;
-  v.bytes = count.n;
+  v.bytes = bytes;
   checks.push(
     diffID === use.diffID
-      ? { check: 'uncompressed', status: 'ok', detail: `${count.n} bytes of tar hash to the diffID` }
+      ? { check: 'uncompressed', status: 'ok', detail: `${bytes} bytes of tar hash to the diffID` }
       : { check: 'uncompressed', status: 'mismatch', detail: `blob decompresses to ${diffID}, not the diffID ${use.diffID}` },
   );
   if (!st || !fs) {

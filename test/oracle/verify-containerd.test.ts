@@ -10,13 +10,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import zlib from 'node:zlib';
+import { verifyContainerdLayer } from '../../src/analysis/verify-containerd.js';
 import { verify, type VerifyReport } from '../../src/analysis/verify.js';
 import { loadModel, type Model } from '../../src/model/graph.js';
 import { resolveImage } from '../../src/model/resolve.js';
 import { openEvidence } from '../../src/source/open.js';
 import { xattrReaderAvailable } from '../../src/source/xattr.js';
+import { Findings } from '../../src/store/findings.js';
 import { cli } from '../helpers/cli.js';
 import { canExtract, listFixtures, type Fixture } from '../helpers/fixtures.js';
+import { BAD_BASE256, END, file, pad, paxHeader, paxRecord, ustar } from '../helpers/rawtar.js';
 import { variant, type Edit, type Header } from '../helpers/variant.js';
 
 const fixtures = listFixtures((n) => n.startsWith('containerd-'));
@@ -154,6 +159,41 @@ describe('containerd store: planted changes', { skip: fixtures.length ? false : 
     assert.equal(l.checks.find((c) => c.check === 'snapshot')!.status, 'ok');
     const r = cli(['--root', archive, 'verify', 'fx/tmp:1']);
     assert.equal(r.code, 5, r.stdout);
+  });
+
+  // A layer blob is hostile input like any other: a crafted tar inside an intact blob (it hashes to
+  // its own digest) must be read to its end or refused as not a tar, never hang or be misparsed.
+  async function verifyCraftedBlob(tar: Buffer) {
+    const gz = zlib.gzipSync(tar);
+    const hex = createHash('sha256').update(gz).digest('hex');
+    const archive = await variant(f.archive, () => undefined, [{ header: { name: `${BLOBS}/${hex}`, type: 'file', mode: 0o644, size: gz.length } as Header, body: gz }]);
+    const ev = await openEvidence(archive);
+    const model = await loadModel(ev);
+    const layer = resolveImage(model, 'fx/base:1').layers[0]!;
+    const use = { chainID: layer.chainID, diffID: `sha256:${createHash('sha256').update(tar).digest('hex')}`, blob: { digest: `sha256:${hex}`, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: gz.length, present: true } };
+    let timer: NodeJS.Timeout | undefined;
+    const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('verify hung on a crafted layer tar')), 20_000)));
+    try {
+      return await Promise.race([verifyContainerdLayer(model, model.containerdStores[0]!, layer.layer, use, new Findings(), {}), hang]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  test('a crafted layer tar: a directory with a data size (header or pax) reads no data; the next entry is still read', async () => {
+    const tar = Buffer.concat([ustar('zz-dir/', '5', 700), file('zz-dir/a', 'x'), paxHeader(paxRecord('size', '900')), ustar('zz-dir2/', '5', 0), file('zz-dir/b', 'y'), END]);
+    const v = await verifyCraftedBlob(tar);
+    assert.equal(v.checks.find((c) => c.check === 'uncompressed')!.status, 'ok', JSON.stringify(v.checks));
+    assert.deepEqual(v.files.map((x) => [x.path, x.status]), [['zz-dir', 'missing'], ['zz-dir/a', 'missing'], ['zz-dir2', 'missing'], ['zz-dir/b', 'missing']]);
+  });
+
+  test('a crafted layer tar with an unreadable size field is reported as not a tar', async () => {
+    const tar = Buffer.concat([file('zz-a', 'first'), ustar('zz-b', '0', 0, { sizeField: BAD_BASE256 }), file('zz-c', pad(Buffer.from('never'))), END]);
+    const v = await verifyCraftedBlob(tar);
+    const u = v.checks.find((c) => c.check === 'uncompressed')!;
+    assert.equal(u.status, 'mismatch');
+    assert.match(u.detail, /does not decompress to a tar: .*unreadable size field/);
+    assert.equal(v.checks.find((c) => c.check === 'content')!.status, 'unchecked');
   });
 
   test('an altered config no longer hashes to its digest', async () => {

@@ -7,6 +7,7 @@ import { openEvidence } from '../../src/source/open.js';
 import { TarSource, type TarLimits } from '../../src/source/tar.js';
 import { EvidenceError } from '../../src/source/types.js';
 import { cli } from '../helpers/cli.js';
+import { BAD_BASE256, END, file, pad, paxHeader, paxRecord, ustar } from '../helpers/rawtar.js';
 import { buildTar, tmpDir } from '../helpers/tarbuild.js';
 
 /**
@@ -41,39 +42,8 @@ async function readAll(src: TarSource, p: string): Promise<Buffer> {
 const read = (src: TarSource, p: string) => deadline(readAll(src, p), `stream ${p}`);
 
 /** A raw ustar header; `sizeField` overrides the 12 bytes of the size field. */
-function ustar(name: string, typeflag: string, size: number, o: { sizeField?: Buffer; mtimeField?: string } = {}): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  if (o.sizeField) o.sizeField.copy(h, 124);
-  else h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write(o.mtimeField ?? '14000000000\0', 136);
-  h.write('        ', 148);
-  h.write(typeflag, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
-const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
-const file = (name: string, body: string | Buffer) => Buffer.concat([ustar(name, '0', Buffer.byteLength(body)), pad(Buffer.from(body))]);
-const END = Buffer.alloc(1024);
-
-function paxRecord(key: string, value: string): Buffer {
-  const body = `${key}=${value}\n`;
-  let len = Buffer.byteLength(body) + 2;
-  while (`${len} ${body}`.length !== len) len = Buffer.byteLength(`${len} ${body}`);
-  return Buffer.from(`${len} ${body}`);
-}
-const paxHeader = (rec: Buffer) => Buffer.concat([ustar('PaxHeaders/x', 'x', rec.length), pad(rec)]);
-
 // 1. base-256 size without a valid marker ------------------------------------------------------
 
-const BAD_BASE256 = Buffer.from('b0303030303030303030303020', 'hex').subarray(0, 12);
 
 test('tar: a size field with a high-bit byte that is not a base-256 marker ends indexing with a finding, no hang', async () => {
   const tar = Buffer.concat([file('d/containers/a', 'first'), ustar('d/b', '0', 0, { sizeField: BAD_BASE256 }), file('d/c', 'never'), END]);
@@ -259,30 +229,11 @@ test('tar.gz: garbage that looks like a second member stops there, keeping the f
   assert.ok(ev.problems.some((p) => /gzip member 2/.test(p)), ev.problems.join('; '));
 });
 
-test('tar.gz: thousands of empty gzip members are read in reasonable time', async () => {
+test('tar.gz: thousands of empty gzip members are all read past', async () => {
   const empty = zlib.gzipSync(Buffer.alloc(0));
   const gz = Buffer.concat([zlib.gzipSync(await smallTar()), ...Array.from({ length: 5000 }, () => empty)]);
-  const t0 = Date.now();
   const src = await open(tmpFile('many.tar.gz', gz), SMALL);
   assert.deepEqual(src.problems, []);
-  assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
+  assert.equal(src.readFile('docker/image/overlay2/repositories.json', 100).toString(), '{"Repositories":{}}');
 });
 
-// tar-stream itself, as every reader in the process gets it ------------------------------------
-
-test('tar-stream: a directory entry with a size field (or PAX size) ends when drained', async () => {
-  await import('../../src/source/pax-bytes.js');
-  const tarStream = (await import('tar-stream')).default;
-  const tar = Buffer.concat([ustar('d/', '5', 700), paxHeader(paxRecord('size', '900')), ustar('e/', '5', 0), file('d/f', 'x'), END]);
-  const names: string[] = [];
-  const run = async () => {
-    const ex = tarStream.extract();
-    ex.end(tar);
-    for await (const e of ex) {
-      for await (const _ of e) void _;
-      names.push(`${e.header.name}:${e.header.size}`);
-    }
-  };
-  await deadline(run(), 'drain directory entries');
-  assert.deepEqual(names, ['d/:0', 'e/:0', 'd/f:1']);
-});
