@@ -3,8 +3,8 @@
  * (crafted size fields, directories with data sizes, pax records that contradict the header).
  */
 
-/** One ustar header; `sizeField` replaces the 12 bytes of the size field as they are. */
-export function ustar(name: string, typeflag: string, size: number, o: { sizeField?: Buffer; mtimeField?: string } = {}): Buffer {
+/** One ustar header (checksum filled in); `sizeField` replaces the 12 bytes of the size field as they are. */
+export function ustar(name: string, typeflag: string, size: number, o: { sizeField?: Buffer; mtimeField?: string; prefix?: string; linkname?: string } = {}): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 'utf8');
   h.write('0000644\0', 100);
@@ -15,8 +15,10 @@ export function ustar(name: string, typeflag: string, size: number, o: { sizeFie
   h.write(o.mtimeField ?? '14000000000\0', 136);
   h.write('        ', 148);
   h.write(typeflag, 156);
+  if (o.linkname) h.write(o.linkname, 157);
   h.write('ustar\0', 257);
   h.write('00', 263);
+  if (o.prefix) h.write(o.prefix, 345);
   let sum = 0;
   for (const b of h) sum += b;
   h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);

@@ -4,6 +4,7 @@ import { TarSource } from '../../src/source/tar.js';
 import { TarReader, type TarHeader } from '../../src/source/tar-reader.js';
 import { EvidenceError } from '../../src/source/types.js';
 import { buildTar, tmpFile } from '../helpers/tarbuild.js';
+import { END, file, pad, ustar } from '../helpers/rawtar.js';
 
 /**
  * The tar index keeps each entry's name under its parent (typed-array slots, a Map only for big
@@ -14,30 +15,6 @@ import { buildTar, tmpFile } from '../helpers/tarbuild.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof EvidenceError && e.code === code;
 
-/** A raw ustar header (checksum filled in). */
-function ustar(name: string, typeflag: string, size: number, o: { prefix?: string; sizeField?: Buffer; linkname?: string } = {}): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  if (o.sizeField) o.sizeField.copy(h, 124);
-  else h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('14000000000\0', 136);
-  h.write('        ', 148);
-  h.write(typeflag, 156);
-  if (o.linkname) h.write(o.linkname, 157);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  if (o.prefix) h.write(o.prefix, 345);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
-const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
-const file = (name: string, body: string) => Buffer.concat([ustar(name, '0', Buffer.byteLength(body)), pad(Buffer.from(body))]);
-const END = Buffer.alloc(1024);
 function paxRecord(key: string, value: string): Buffer {
   const body = `${key}=${value}\n`;
   let len = Buffer.byteLength(body) + 2;

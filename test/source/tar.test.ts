@@ -4,6 +4,7 @@ import { openEvidence } from '../../src/source/open.js';
 import { TarSource } from '../../src/source/tar.js';
 import { EvidenceError } from '../../src/source/types.js';
 import { buildTar, tmpFile } from '../helpers/tarbuild.js';
+import { pad, ustar } from '../helpers/rawtar.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof EvidenceError && e.code === code;
 
@@ -117,24 +118,6 @@ test('open: archive:inner/path names the data root explicitly', async () => {
 });
 
 /** A raw ustar header: what tar-stream will not write for us (a PAX record with binary bytes). */
-function ustar(name: string, typeflag: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('14000000000\0', 136);
-  h.write('        ', 148);
-  h.write(typeflag, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
-const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
 
 test('tar: binary xattr values (security.capability) are kept byte for byte', async () => {
   const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xa3, 0xca, 0xff, 0x00, 0x80, 0x7f]);
