@@ -18,11 +18,11 @@
  */
 import nodeFs from 'node:fs';
 import nodePath from 'node:path';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import type { OpenedFile } from '../source/dir.js';
 import { isEvidenceError, type Source, type Stat } from '../source/types.js';
 import type { MergedEntry, MergedFs } from './mergedfs.js';
-import { BINARY_PREFIX, encodeUstar, MAX_USTAR_ID, MAX_USTAR_TIME, paxBlocks, TarOutput, type UstarHeader } from './tarwriter.js';
+import { BINARY_PREFIX, encodeUstar, type FdSink, MAX_USTAR_ID, MAX_USTAR_TIME, paxBlocks, TarOutput, type UstarHeader } from './tarwriter.js';
 
 export type TarType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
 
@@ -250,12 +250,6 @@ async function writeBodyStream(view: MergedFs, x: ExportEntry, out: TarOutput, p
 type FastSource = Source & { openRegular?(p: string, withStat?: boolean): OpenedFile | undefined };
 
 /**
- * Files up to this size are read with one read() straight into the output buffer, behind their
- * header; larger ones are read in output-buffer-sized pieces.
- */
-const SMALL_FILE = 256 * 1024;
-
-/**
  * A regular file's bytes opened once through its layer's Source (no path walk), with the fstat of
  * what was opened; undefined when the Source offers no such open or declines (the caller then
  * describes the entry by its own stat and streams it).
@@ -280,7 +274,9 @@ function openFast(view: MergedFs, e: MergedEntry): OpenedFile | undefined {
  */
 async function writeBodyFast(f: OpenedFile, x: ExportEntry, out: TarOutput, problems: string[]): Promise<number | undefined> {
   let written = 0;
-  if (x.size <= SMALL_FILE) {
+  // A file that fits the output buffer is read with one read() straight into it, behind its
+  // header; a larger one in buffer-sized pieces.
+  if (x.size < out.capacity) {
     // One read of size + 1 into the buffer: a short read at the size is end of file.
     await out.reserve(x.size + 1);
     let n: number;
@@ -325,8 +321,11 @@ async function writeBodyFast(f: OpenedFile, x: ExportEntry, out: TarOutput, prob
   return written;
 }
 
-/** Streams the merged view as a tar into `out` (which is ended, unless it is process.stdout). */
-export async function writeExport(view: MergedFs, out: Writable): Promise<ExportSummary> {
+/**
+ * Streams the merged view as a tar into `out`: a stream (ended, unless it is process.stdout) or a
+ * file descriptor (written synchronously, left open).
+ */
+export async function writeExport(view: MergedFs, out: Writable | FdSink): Promise<ExportSummary> {
   const summary: ExportSummary = { entries: 0, files: 0, bytes: 0, hardlinks: 0, skipped: [], problems: [] };
   const tar = new TarOutput(out);
   const root = view.root();
@@ -356,7 +355,7 @@ export async function writeExport(view: MergedFs, out: Writable): Promise<Export
     }
   }
   await tar.zeros(1024);
-  await tar.end(out === process.stdout);
+  await tar.end(!(out instanceof Writable) || out === process.stdout);
   summary.problems.push(...view.notes);
   return summary;
 }

@@ -12,7 +12,8 @@
  * ustar headers with 6-digit octal ids and modes, 11-digit sizes and times, the name split into
  * prefix and name at a '/', and the binary-safe PAX form of `paxBlocks` for what ustar cannot hold.
  */
-import type { Writable } from 'node:stream';
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
 
 export type TarTypeName = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo' | 'pax-header';
 
@@ -180,13 +181,31 @@ export function paxBlocks(h: UstarHeader, pax: Record<string, Buffer>): Buffer {
 // -------------------------------------------------------------------------------------------------
 // Output
 
-/** Size of each output buffer: one write per MiB. */
+/** Size of each output buffer for a stream or a regular file: one write per MiB. */
 export const OUT_CHUNK = 1 << 20;
 
 /**
- * Tar bytes gathered into OUT_CHUNK buffers and written to `out` when full. A buffer is reused
- * once its write has completed, so memory stays at a few MiB whatever the output's speed; the
- * writer waits for 'drain' as any well-behaved producer does.
+ * Size of each write into a pipe or socket. A write that fills the pipe (64 KiB on Linux) blocks
+ * until the reader has emptied it, so writer and reader take turns; half of it lets both run at
+ * once, and a buffer this small stays in the CPU cache between the read that fills it and the
+ * write that empties it. Measured on 1 GiB through `| cat`: 2× faster than 1 MiB writes, as fast
+ * as GNU tar's 10 KiB records.
+ */
+export const PIPE_CHUNK = 32 * 1024;
+
+/** A file descriptor written synchronously (stdout, or a file the caller opened and will close). */
+export interface FdSink {
+  fd: number;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Tar bytes gathered into a buffer and written when full. To a file descriptor: synchronously,
+ * in pieces sized for what it is (PIPE_CHUNK for a pipe or socket, OUT_CHUNK otherwise), so one
+ * buffer is enough. To a stream: OUT_CHUNK buffers, each reused once its write has completed, so
+ * memory stays at a few MiB whatever the output's speed; the writer waits for 'drain' as any
+ * well-behaved producer does.
  */
 export class TarOutput {
   private buf: Buffer;
@@ -195,13 +214,23 @@ export class TarOutput {
   private readonly pool: Buffer[] = [];
   failed: Error | undefined;
   private closed = false;
+  private readonly out: Writable | undefined;
+  private readonly fd: number | undefined;
 
-  constructor(private readonly out: Writable) {
+  constructor(out: Writable | FdSink) {
+    if ('fd' in out && typeof out.fd === 'number' && !(out instanceof Writable)) {
+      this.fd = out.fd;
+      const st = fs.fstatSync(out.fd);
+      this.buf = Buffer.allocUnsafeSlow(st.isFIFO() || st.isSocket() ? PIPE_CHUNK : OUT_CHUNK);
+      return;
+    }
+    const w = out as Writable;
+    this.out = w;
     this.buf = Buffer.allocUnsafeSlow(OUT_CHUNK);
-    out.on('error', (e) => {
+    w.on('error', (e) => {
       this.failed ??= e;
     });
-    out.on('close', () => {
+    w.on('close', () => {
       this.closed = true;
     });
   }
@@ -211,12 +240,17 @@ export class TarOutput {
     return this.buf;
   }
 
+  /** Size of the buffer: the most one `reserve` can promise. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   /** Free bytes after `pos`. */
   get room(): number {
     return this.buf.length - this.pos;
   }
 
-  /** Makes sure `n` (≤ OUT_CHUNK) bytes fit after `pos`, flushing first when they do not. */
+  /** Makes sure `n` (≤ capacity) bytes fit after `pos`, flushing first when they do not. */
   async reserve(n: number): Promise<void> {
     if (this.buf.length - this.pos < n) await this.flush();
   }
@@ -254,9 +288,15 @@ export class TarOutput {
   async flush(): Promise<void> {
     if (this.failed) throw this.failed;
     if (this.pos === 0) return;
+    if (this.fd !== undefined) {
+      this.writeFd(this.buf.subarray(0, this.pos));
+      this.pos = 0;
+      return;
+    }
     const b = this.buf;
     const data = this.pos === b.length ? b : b.subarray(0, this.pos);
-    this.out.write(data, (err) => {
+    const out = this.out!;
+    out.write(data, (err) => {
       if (err) this.failed ??= err;
       else this.pool.push(b);
     });
@@ -265,8 +305,27 @@ export class TarOutput {
     await this.drained();
   }
 
+  /**
+   * All of `b` to the descriptor. One left non-blocking by whoever handed it over answers EAGAIN
+   * when full: wait a millisecond and try again rather than lose bytes or spin.
+   */
+  private writeFd(b: Buffer): void {
+    let off = 0;
+    while (off < b.length) {
+      try {
+        off += fs.writeSync(this.fd!, b, off, b.length - off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.failed ??= e as Error;
+          throw e;
+        }
+        Atomics.wait(sleeper, 0, 0, 1);
+      }
+    }
+  }
+
   private drained(): Promise<void> {
-    const out = this.out;
+    const out = this.out!;
     if (!out.writableNeedDrain || this.closed) return this.failed ? Promise.reject(this.failed) : Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = () => {
@@ -290,11 +349,13 @@ export class TarOutput {
   /**
    * Flushes and ends `out`, resolving when it has finished. `keepOpen` (process.stdout, which the
    * caller may still need): resolves when every write so far has completed, without ending it.
+   * A file descriptor is only flushed: it is its owner's to close.
    */
   async end(keepOpen = false): Promise<void> {
     await this.flush();
     if (this.failed) throw this.failed;
-    const out = this.out;
+    if (this.fd !== undefined) return;
+    const out = this.out!;
     await new Promise<void>((resolve, reject) => {
       if (this.failed) return reject(this.failed);
       const onErr = (e: Error) => reject(e);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import tty from 'node:tty';
 import type { Argv } from 'yargs';
 import { unsafeOutput, writeExport } from '../analysis/export.js';
 import { openView, resolveTarget, StackError } from '../analysis/mergedfs.js';
@@ -33,7 +34,7 @@ export const handler = (argv: ExportArgs) =>
   run(async () => {
     const ctx = await loadContext(argv);
     const toStdout = argv.output === '-';
-    if (toStdout && process.stdout.isTTY) {
+    if (toStdout && tty.isatty(1)) {
       printErr('dockscope: refusing to write a tar to a terminal; redirect it or use -o FILE');
       return EXIT.USAGE;
     }
@@ -54,11 +55,14 @@ export const handler = (argv: ExportArgs) =>
       return EXIT.ERROR;
     }
     const { view, stack } = opened;
-    let out: NodeJS.WritableStream & import('node:stream').Writable;
     const dest = toStdout ? '-' : path.resolve(argv.output);
-    if (toStdout) out = process.stdout;
-    else {
-      let fd: number;
+    // Written synchronously to the descriptor, not through process.stdout's stream: see PIPE_CHUNK.
+    let fd = 1;
+    if (toStdout) {
+      // Node leaves a pipe on stdout non-blocking once process.stdout exists (the renderer asks
+      // it isTTY): make it blocking, or every full pipe would be a failed write and a retry.
+      (process.stdout as unknown as { _handle?: { setBlocking?(on: boolean): number } })._handle?.setBlocking?.(true);
+    } else {
       try {
         // O_NOFOLLOW: a symlink planted at the output path is not written through.
         fd = fs.openSync(dest, O_WRONLY | O_CREAT | O_NOFOLLOW | (argv.force ? O_TRUNC : O_EXCL), 0o644);
@@ -67,15 +71,16 @@ export const handler = (argv: ExportArgs) =>
         printErr(`dockscope: cannot create ${escapeText(dest)}: ${code === 'EEXIST' ? 'it exists (--force overwrites)' : escapeText(String(code ?? e))}`);
         return EXIT.USAGE;
       }
-      out = fs.createWriteStream('', { fd, highWaterMark: 1 << 20 });
     }
     let summary;
     try {
-      summary = await writeExport(view, out);
+      summary = await writeExport(view, { fd });
     } catch (e) {
       // The reader of stdout went away: stop quietly, as `docker export | head` would.
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') return EXIT.OK;
       throw e;
+    } finally {
+      if (fd !== 1) fs.closeSync(fd);
     }
     const problems = [...stack.problems, ...summary.problems];
     if (!view.opaqueKnown) problems.push('extended attributes are not readable from this source: opaque directories are unknown, lower files may show through');

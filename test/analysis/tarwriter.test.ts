@@ -4,12 +4,17 @@
  * padding included, for the cases the fixtures do not have).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import tarStream from 'tar-stream';
 import { headerBytes, type ExportEntry, type TarType } from '../../src/analysis/export.js';
-import { encodeUstar, TarOutput, type UstarHeader } from '../../src/analysis/tarwriter.js';
+import { encodeUstar, OUT_CHUNK, PIPE_CHUNK, TarOutput, type UstarHeader } from '../../src/analysis/tarwriter.js';
 
 const require = createRequire(import.meta.url);
 // headers.js is not in the package's exports: load it by path, next to the entry point.
@@ -241,5 +246,55 @@ describe('export tar writer', () => {
     await new Promise((r) => setTimeout(r, 20));
     sink.destroy(Object.assign(new Error('EPIPE'), { code: 'EPIPE' }));
     await assert.rejects(writing);
+  });
+  /** What the writer is fed in these tests: pieces of many sizes, so buffer edges fall everywhere. */
+  async function feed(out: TarOutput): Promise<Buffer> {
+    const want: Buffer[] = [];
+    for (let i = 0; i < 60; i++) {
+      const b = Buffer.alloc(1 + ((i * 7919) % 150_000), i);
+      want.push(b);
+      await out.put(b);
+      if (i % 7 === 0) {
+        await out.zeros(i);
+        want.push(Buffer.alloc(i));
+      }
+    }
+    await out.end();
+    return Buffer.concat(want);
+  }
+
+  test('TarOutput to a file descriptor: a regular file gets MiB writes, every byte in order, left open', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tarout-'));
+    const file = path.join(dir, 'out.tar');
+    const fd = fs.openSync(file, 'w');
+    try {
+      const out = new TarOutput({ fd });
+      assert.equal(out.capacity, OUT_CHUNK);
+      const want = await feed(out);
+      fs.writeSync(fd, Buffer.from('after')); // still open: the caller closes it
+      assert.ok(fs.readFileSync(file).equals(Buffer.concat([want, Buffer.from('after')])));
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  test('TarOutput to a non-blocking pipe: PIPE_CHUNK buffers, full pipe waited out, nothing lost', async () => {
+    // Node keeps its end of a child's stdin non-blocking, so a full pipe answers EAGAIN.
+    const child = spawn('sha256sum', [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const fd = (child.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+    let digest = '';
+    child.stdout.on('data', (d: Buffer) => (digest += d.toString()));
+    const closed = new Promise((r) => child.on('close', r));
+    let want: Buffer;
+    try {
+      const out = new TarOutput({ fd });
+      assert.equal(out.capacity, PIPE_CHUNK);
+      want = await feed(out);
+    } finally {
+      child.stdin.end(); // also when the writer failed: a live child would hold the test open
+    }
+    await closed;
+    assert.equal(digest.split(' ')[0], createHash('sha256').update(want).digest('hex'));
   });
 });
