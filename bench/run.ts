@@ -420,6 +420,22 @@ function fmtMB(x: number | undefined): string {
   return x === undefined ? '–' : x.toFixed(0);
 }
 
+/** Page cache held by the kernel (Cached in /proc/meminfo), GiB; undefined off Linux. */
+function pageCacheGiB(): string {
+  try {
+    const m = /^Cached:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    return m ? (Number(m[1]) / 2 ** 20).toFixed(1) : '?';
+  } catch {
+    return '?';
+  }
+}
+
+/**
+ * Load and page cache when the run began, beside their values at its end: a machine shared with
+ * other work, or one whose host takes page cache back, shows it here.
+ */
+const AT_START = { load: os.loadavg()[0]!.toFixed(1), cache: pageCacheGiB() };
+
 function machine(): Record<string, string> {
   const tarV = spawnSync('tar', ['--version']).stdout?.toString().split('\n')[0] ?? '?';
   const git = spawnSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).stdout?.toString().trim() || '?';
@@ -433,6 +449,8 @@ function machine(): Record<string, string> {
     tar: tarV,
     'store filesystem': df,
     dockscope: `${git}${dirty}`,
+    'load average (1 min), start → end': `${AT_START.load} → ${os.loadavg()[0]!.toFixed(1)}`,
+    'page cache (GiB), start → end': `${AT_START.cache} → ${pageCacheGiB()}`,
     'peak RSS from': TIME ? '/usr/bin/time -f %M' : 'process.resourceUsage() of the node child (baselines: none)',
   };
 }
@@ -746,7 +764,8 @@ function renderResults(
     p();
     p(`| form | command | ${listing.map((s) => `${s} (${stores.get(s)!.counts.layers} layers)`).join(' | ')} | b (wall) | b (CPU) |`);
     p(`|---|---|${listing.map(() => '---|').join('')}---|---|`);
-    const whats = [...new Set(rows.filter((r) => r.kind === 'dockscope' || r.kind === 'floor').filter((r) => r.size !== '-').map((r) => `${r.form}\t${r.what}`))];
+    // The content store is one size, not a step in the series: its rows are in their own table.
+    const whats = [...new Set(rows.filter((r) => (r.kind === 'dockscope' || r.kind === 'floor') && r.size !== '-' && !SPECS[r.size]?.content).map((r) => `${r.form}\t${r.what}`))];
     const la = stores.get(listing[listing.length - 2]!)!.counts.layers;
     const lb = stores.get(listing[listing.length - 1]!)!.counts.layers;
     const fit = (ta: number | undefined, tb: number | undefined, off: number) =>
