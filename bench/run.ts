@@ -439,7 +439,8 @@ const AT_START = { load: os.loadavg()[0]!.toFixed(1), cache: pageCacheGiB() };
 function machine(): Record<string, string> {
   const tarV = spawnSync('tar', ['--version']).stdout?.toString().split('\n')[0] ?? '?';
   const git = spawnSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).stdout?.toString().trim() || '?';
-  const dirty = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no']).stdout?.toString().trim() ? ' (with uncommitted changes)' : '';
+  // The results file is this run's output: its own edits are not changes to what was measured.
+  const dirty = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md']).stdout?.toString().trim() ? ' (with uncommitted changes)' : '';
   const df = spawnSync('df', ['-T', '/tmp']).stdout?.toString().split('\n')[1]?.split(/\s+/)[1] ?? '?';
   return {
     cpu: `${os.cpus()[0]?.model ?? '?'} × ${os.availableParallelism?.() ?? os.cpus().length} (nproc)`,
