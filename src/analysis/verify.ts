@@ -57,6 +57,30 @@ export interface VerifyReport {
 
 const RANK: Record<Status, number> = { ok: 0, unchecked: 1, missing: 2, mismatch: 3 };
 
+/*
+ * The report is written only once every layer is verified, so each verdict lives to the end: on a
+ * store of 20,000 layers, checks that read alike on every layer (and the empty file lists of
+ * --no-content) were tens of thousands of equal objects. Those are shared, frozen: nothing edits a
+ * verdict once made, and JSON writes a shared object like any other.
+ */
+const CHAINID_OK: Check = Object.freeze({ check: 'chainid', status: 'ok', detail: 'sha256(parent + " " + diff) names this layerdb entry' });
+const COMMITTED_OK: Check = Object.freeze({ check: 'committed', status: 'ok', detail: 'parent of other layers, marked committed' });
+const CONTENT_SKIPPED: Check = Object.freeze({ check: 'content', status: 'unchecked', detail: 'skipped (--no-content)' });
+const NO_FILES: FileReport[] = Object.freeze([]) as unknown as FileReport[];
+const NO_EXTRAS: ExtraFile[] = Object.freeze([]) as unknown as ExtraFile[];
+/** `lower` ok, by the number of lower dirs (at most a chain's depth). */
+const lowerOk = new Map<number, Check>();
+function lowerOkCheck(n: number): Check {
+  let c = lowerOk.get(n);
+  if (c === undefined) lowerOk.set(n, (c = Object.freeze({ check: 'lower', status: 'ok', detail: `${n} lower dirs` })));
+  return c;
+}
+/** `L<index>` check names of image verdicts: one string per index, not per image and layer. */
+const layerNames: string[] = [];
+function layerCheckName(i: number): string {
+  return (layerNames[i] ??= `L${i}`);
+}
+
 export function worst(list: Iterable<Status>): Status {
   let w: Status = 'ok';
   for (const s of list) if (RANK[s] > RANK[w]) w = s;
@@ -121,7 +145,7 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
   const store = node.store.kind === 'graphdriver' ? node.store : model.stores[0]!;
   const legacy = store.legacy !== undefined;
   const checks: Check[] = [];
-  const v: LayerVerdict = { chainID: node.chainID, diffID: r.diffID, cacheID: r.cacheID, status: 'ok', checks, files: [], extras: [] };
+  const v: LayerVerdict = { chainID: node.chainID, diffID: r.diffID, cacheID: r.cacheID, status: 'ok', checks, files: NO_FILES, extras: NO_EXTRAS };
   const na = (check: string, why: string) => ((v.na ??= {})[check] = why);
   const ldb = legacy ? `graph/${node.chainID}` : `${store.imageRoot}/layerdb/sha256/${node.chainID.slice(7)}`;
   const tarSplitPath = legacy ? `${ldb}/tar-data.json.gz` : `${ldb}/tar-split.json.gz`;
@@ -133,7 +157,7 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
     const recomputed = chainIDOf(r.parent, r.diffID);
     checks.push(
       recomputed === node.chainID
-        ? { check: 'chainid', status: 'ok', detail: 'sha256(parent + " " + diff) names this layerdb entry' }
+        ? CHAINID_OK
         : { check: 'chainid', status: 'mismatch', detail: `parent + diff give ${recomputed}, not the directory name` },
     );
   } else checks.push({ check: 'chainid', status: 'unchecked', detail: 'no valid diff file' });
@@ -202,7 +226,7 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
         else
           checks.push(
             got && got.join(':') === want.join(':')
-              ? { check: 'lower', status: 'ok', detail: `${got.length} lower dirs` }
+              ? lowerOkCheck(got.length)
               : { check: 'lower', status: got ? 'mismatch' : 'missing', detail: got ? `lower is ${got.join(':')}, expected ${want.join(':')}` : 'no lower file' },
           );
       } else if (!r.parent && dir.lower && dir.lower.length > 0) {
@@ -211,11 +235,11 @@ async function verifyLayer(model: Model, node: LayerNode, f: Findings, opts: Ver
       if (facts.withChildren.has(node.chainID) && facts.writesCommitted)
         checks.push(
           dir.committed
-            ? { check: 'committed', status: 'ok', detail: 'parent of other layers, marked committed' }
+            ? COMMITTED_OK
             : { check: 'committed', status: 'mismatch', detail: 'other layers are built on it but it has no committed marker, unlike the rest of this store' },
         );
     }
-    if (opts.noContent) checks.push({ check: 'content', status: 'unchecked', detail: 'skipped (--no-content)' });
+    if (opts.noContent) checks.push(CONTENT_SKIPPED);
     else if (!r.hasTarSplit) checks.push({ check: 'content', status: 'unchecked', detail: `no ${tarSplitPath.split('/').pop()}` });
     else if (!r.diffID && !legacy) checks.push({ check: 'content', status: 'unchecked', detail: 'no diffID to compare with' });
     else {
@@ -374,7 +398,7 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
     if (img.legacy) {
       // A v1 image ID is random: no config digest to check, only that its json parses.
       if (!img.config) checks.push({ check: 'config', status: 'mismatch', detail: `graph/${img.id}/json does not parse` });
-      for (const l of img.layers) checks.push({ check: `L${l.index}`, status: verdicts.get(verdictKey(img, l.chainID))!.status, detail: l.chainID });
+      for (const l of img.layers) checks.push({ check: layerCheckName(l.index), status: verdicts.get(verdictKey(img, l.chainID))!.status, detail: l.chainID });
       return { id: img.id, tags: img.repoTags, status: worst(checks.map((c) => c.status)), checks, layers: img.layers.map((l) => l.chainID) };
     }
     checks.push(
@@ -387,7 +411,7 @@ export async function verify(model: Model, images: ImageNode[], opts: VerifyOpti
       const v = verdicts.get(verdictKey(img, l.chainID))!;
       if (l.layer?.record && !l.diffMatches) checks.push({ check: `L${l.index} diff`, status: 'mismatch', detail: `layerdb diff ${l.layer.record.diffID} ≠ rootfs ${l.diffID}` });
       if (l.layer?.record && !l.parentMatches) checks.push({ check: `L${l.index} parent`, status: 'mismatch', detail: `layerdb parent ${l.layer.record.parent ?? '(none)'} ≠ recomputed chain` });
-      checks.push({ check: `L${l.index}`, status: v.status, detail: l.chainID });
+      checks.push({ check: layerCheckName(l.index), status: v.status, detail: l.chainID });
     }
     return { id: img.id, tags: img.repoTags, status: worst(checks.map((c) => c.status)), checks, layers: img.layers.map((l) => l.chainID) };
   });
@@ -407,7 +431,7 @@ function containerdImageVerdict(img: ImageNode, verdicts: Map<string, LayerVerdi
     const v = verdicts.get(verdictKey(img, l.chainID))!;
     if (l.layer?.snapshot && !l.parentMatches)
       checks.push({ check: `L${l.index} parent`, status: 'mismatch', detail: `snapshot ${l.chainID}'s parent chain does not lead to ${l.index === 0 ? 'no layer' : img.layers[l.index - 1]!.chainID}` });
-    checks.push({ check: `L${l.index}`, status: v.status, detail: l.chainID });
+    checks.push({ check: layerCheckName(l.index), status: v.status, detail: l.chainID });
   }
   return { id: img.id, tags: img.repoTags, status: worst(checks.map((c) => c.status)), checks, layers: img.layers.map((l) => l.chainID) };
 }

@@ -239,18 +239,34 @@ class LazyDistribution implements Deferred {
   private loaded?: Distribution;
   /** Names in `v2metadata-by-diffid/sha256`, for v2For. */
   private names?: Set<string>;
+  /** Something asked for the maps (not only for the findings of reading them). */
+  private wanted = false;
+  /** The findings were placed by a read whose maps were not kept. */
+  private reported = false;
   constructor(
     private readonly src: Source,
     private readonly imageRoot: string,
     private readonly f: Findings,
   ) {}
 
+  /**
+   * Reads `distribution/`. When only the findings list asked for it (`info` lists every finding
+   * and never looks at the maps) the maps are not kept: on the huge bench store they are 20 MB
+   * that stayed alive to the end. Asked for later, they are read again, quietly: their findings
+   * are already in the list.
+   */
   load(f: Findings): void {
-    this.loaded = loadDistribution(this.src, this.imageRoot, f);
+    const d = loadDistribution(this.src, this.imageRoot, f);
+    if (this.wanted) this.loaded = d;
+    else this.reported = true;
   }
 
   get value(): Distribution {
-    if (this.loaded === undefined) this.f.force(this);
+    if (this.loaded === undefined) {
+      this.wanted = true;
+      if (this.reported) this.loaded = loadDistribution(this.src, this.imageRoot, new Findings());
+      else this.f.force(this);
+    }
     return this.loaded!;
   }
 
