@@ -567,7 +567,7 @@ function main(): void {
           fs.writeFileSync(ownList, own.join('\0') + '\0');
           floor = job(sh(`tar -C ${q(root)} --no-recursion --null -T ${q(ownList)} -cf - | cat > /dev/null`));
         }
-        return { what: `dockscope ${c.name}`, job: job(argv, 'json', c.ok), floor, files: own?.length };
+        return { what: `dockscope ${c.name}`, job: job(argv, argv.includes('--json') ? 'json' : undefined, c.ok), floor, files: own?.length };
       });
       const ownFloors = ds.flatMap((d) => (d.floor ? [d.floor] : []));
       timeJobs([...baselines.map((b) => b.job), ...ownFloors, ...ds.map((d) => d.job)], rounds, [baselines[0]!.job]);
