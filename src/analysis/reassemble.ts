@@ -5,7 +5,7 @@ import type { OpenedFile } from '../source/dir.js';
 import { EvidenceError, isEvidenceError, type EntryType, type Source, type Stat } from '../source/types.js';
 import { Crc64 } from '../store/crc64.js';
 import { Findings, type Severity } from '../store/findings.js';
-import { CappedFindings, type TarSplitEntry, type TarSplitFile } from '../store/tarsplit.js';
+import { CappedFindings, isCleanRelative, type TarSplitEntry, type TarSplitFile } from '../store/tarsplit.js';
 
 /**
  * Rebuilds a layer's exact tar stream from its tar-split entries and the file bodies in the layer's
@@ -647,7 +647,7 @@ async function findExtras(
 
 function cleanTreePath(p: string): string {
   // walkLayerTree's paths are already clean: skip the split and join for those.
-  if (p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !p.startsWith('./') && !p.includes('/./') && !p.endsWith('/.') && p !== '.') return p;
+  if (isCleanRelative(p)) return p;
   return p
     .split('/')
     .filter((s) => s !== '' && s !== '.')

@@ -135,6 +135,11 @@ export function cleanTarName(name: string): CleanName {
   // component past a leading "./" or "/". Those need no split and join.
   const plain = plainTarName(name);
   if (plain !== undefined) return { path: plain, absolute: name.startsWith('/'), dotdot: false, escapes: false, nul: name.includes('\0') };
+  return cleanTarNameBySplit(name);
+}
+
+/** cleanTarName's general path, for any name (exported for the test that holds the fast path to it). */
+export function cleanTarNameBySplit(name: string): CleanName {
   const out: string[] = [];
   let dotdot = false;
   let escapes = false;
@@ -174,14 +179,25 @@ function plainTarName(name: string): string | undefined {
 }
 
 /**
+ * Whether `p` is already a clean relative path: not empty, no leading or trailing '/', no empty,
+ * '.' or '..' component. Cleaning such a path by splitting and joining gives it back unchanged.
+ */
+export function isCleanRelative(p: string): boolean {
+  return p !== '' && plainTarName(p) === p;
+}
+
+/**
  * Go's `path.Clean` (= `filepath.Clean` on Unix), used by tar-split to detect duplicate names.
  * Works on any string; pass bytes as latin1 to compare names byte for byte.
  */
 export function goClean(p: string): string {
+  // Already clean: the common case.
+  return isCleanRelative(p) ? p : goCleanBySplit(p);
+}
+
+/** goClean's general path, for any string (exported for the test that holds the fast path to it). */
+export function goCleanBySplit(p: string): string {
   if (p === '') return '.';
-  // Already clean (the common case): relative, no empty, '.' or '..' component, no trailing '/'.
-  const plain = plainTarName(p);
-  if (plain === p && p !== '') return p;
   const rooted = p.startsWith('/');
   const out: string[] = [];
   for (const part of p.split('/')) {
