@@ -218,7 +218,8 @@ export class TarOutput {
   private readonly fd: number | undefined;
 
   constructor(out: Writable | FdSink) {
-    if ('fd' in out && typeof out.fd === 'number' && !(out instanceof Writable)) {
+    // A file stream has an `fd` too: only a plain { fd } is written synchronously.
+    if (!(out instanceof Writable)) {
       this.fd = out.fd;
       const st = fs.fstatSync(out.fd);
       this.buf = Buffer.allocUnsafeSlow(st.isFIFO() || st.isSocket() ? PIPE_CHUNK : OUT_CHUNK);

@@ -221,14 +221,14 @@ async function compareEntry(st: CompareState, header: TarHeader, body: Body | un
   }
   switch (type) {
     case 'symlink':
-        return s.linkTarget === header.linkname ? done('ok') : done('modified', `points at ${JSON.stringify(s.linkTarget)}, the layer says ${JSON.stringify(header.linkname)}`);
+      return s.linkTarget === header.linkname ? done('ok') : done('modified', `points at ${JSON.stringify(s.linkTarget)}, the layer says ${JSON.stringify(header.linkname)}`);
     case 'character-device':
     case 'block-device':
-        return s.rdevMajor === (header.devmajor ?? 0) && s.rdevMinor === (header.devminor ?? 0)
+      return s.rdevMajor === (header.devmajor ?? 0) && s.rdevMinor === (header.devminor ?? 0)
         ? done('ok')
         : done('modified', `device ${s.rdevMajor}:${s.rdevMinor}, the layer says ${header.devmajor ?? 0}:${header.devminor ?? 0}`);
     case 'link': {
-        const target = cleanTarName(header.linkname ?? '');
+      const target = cleanTarName(header.linkname ?? '');
       let t: Stat | undefined;
       try {
         t = target.escapes ? undefined : st.fs.lstat(target.path);
@@ -253,7 +253,7 @@ async function compareEntry(st: CompareState, header: TarHeader, body: Body | un
       return got.hex === want.hex ? done('ok') : done('modified', `sha256 ${got.hex.slice(0, 16)}…, the layer's is ${want.hex.slice(0, 16)}…`);
     }
     default:
-        return done('ok');
+      return done('ok');
   }
 }
 

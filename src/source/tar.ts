@@ -353,7 +353,7 @@ class Slots {
       inode: x?.inode ?? key,
       rdevMajor: x?.rdevMajor ?? 0,
       rdevMinor: x?.rdevMinor ?? 0,
-      linkTarget: x ? x.linkTarget : this.links.get(s),
+      linkTarget: this.linkTarget(s),
     };
   }
 }
@@ -837,7 +837,7 @@ class TarTree implements RawTree {
         x.inode = tx?.inode ?? target!.join('/');
         x.rdevMajor = tx?.rdevMajor ?? 0;
         x.rdevMinor = tx?.rdevMinor ?? 0;
-        x.linkTarget = tx ? tx.linkTarget : s.links.get(t);
+        x.linkTarget = s.linkTarget(t);
         const nl = s.nlinkOf(t) + 1;
         s.nlink.set(t, nl);
         e.nlink = nl;

@@ -43,14 +43,8 @@ export interface ShortLink {
 }
 
 /** The entries a driver dir is expected to hold, each a bit of OverlayFacts.has. */
-const KNOWN: ReadonlyMap<string, number> = new Map([
-  ['diff', 1],
-  ['link', 2],
-  ['lower', 4],
-  ['work', 8],
-  ['merged', 16],
-  ['committed', 32],
-]);
+const BIT = { diff: 1, link: 2, lower: 4, work: 8, merged: 16, committed: 32 } as const;
+const KNOWN: ReadonlyMap<string, number> = new Map(Object.entries(BIT));
 const LOWER_RE = /^l\/[A-Z2-7]{26}$/;
 const NONE: readonly string[] = Object.freeze([]);
 
@@ -98,16 +92,16 @@ class OverlayDir implements DriverDir, Deferred {
     return this.x.lower;
   }
   get committed(): boolean {
-    return (this.x.has & KNOWN.get('committed')!) !== 0;
+    return (this.x.has & BIT.committed) !== 0;
   }
   get hasDiff(): boolean {
-    return (this.x.has & KNOWN.get('diff')!) !== 0;
+    return (this.x.has & BIT.diff) !== 0;
   }
   get hasWork(): boolean {
-    return (this.x.has & KNOWN.get('work')!) !== 0;
+    return (this.x.has & BIT.work) !== 0;
   }
   get hasMerged(): boolean {
-    return (this.x.has & KNOWN.get('merged')!) !== 0;
+    return (this.x.has & BIT.merged) !== 0;
   }
   get extra(): string[] {
     return [...this.x.extra];
